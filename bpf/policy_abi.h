@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one contract between the LWT_OUT program and userspace: map names,
+ * key and value layouts, flags. Fixed-width types only, explicit padding,
+ * every map key and value size asserted, so both compilers agree.
+ */
+#ifndef POLICYD_POLICY_ABI_H
+#define POLICYD_POLICY_ABI_H
+
+#include <linux/types.h>
+
+/* Capacities. Changing one changes a map's shape: pinned maps from an older
+ * build are then refused at load, never silently reinterpreted. */
+#define PD_MAX_POLICIES 256
+#define PD_MAX_RULES 64
+#define PD_MAX_PORT_RANGES 16
+#define PD_MAX_DESTS 262144 /* destination prefixes, all policies, one generation */
+#define PD_MAX_RULE_COUNTERS (PD_MAX_POLICIES * (PD_MAX_RULES + 1))
+#define PD_NAME_MAX 32 /* policy and rule names, without the NUL */
+#define PD_GENERATIONS 2
+/* Destination cache entries (LRU): hosts whose policy lookup is cached. */
+#define PD_DCACHE4_ENTRIES 131072
+#define PD_DCACHE6_ENTRIES 65536
+/* pd_dcache_val.slot of a destination no policy covers. */
+#define PD_SLOT_NONE 0xffffffffu
+
+/* Packet-length histogram: bucket i counts IP lengths <= 64 << i; the last
+ * bucket counts everything longer than 64 << (PD_HIST_BUCKETS - 2). */
+#define PD_HIST_BUCKETS 12
+#define PD_HIST_MIN_SHIFT 6
+
+/* Map names, as seen by bpftool and as pinned under the daemon's bpffs dir. */
+#define PD_MAP_CONFIG "pd_config"
+#define PD_MAP_DEST "pd_dest"
+#define PD_MAP_POLICIES "pd_policies"
+#define PD_MAP_POLICY_STATS "pd_policy_stats"
+#define PD_MAP_RULE_STATS "pd_rule_stats"
+#define PD_MAP_SYNC "pd_sync"
+#define PD_MAP_DCACHE4 "pd_dcache4"
+#define PD_MAP_DCACHE6 "pd_dcache6"
+#define PD_PROG_NAME "policyd_out"
+
+enum pd_verdict {
+	PD_PASS = 0,
+	PD_DROP = 1,
+};
+
+enum pd_reason {
+	PD_REASON_RULE = 0,
+	PD_REASON_DEFAULT,
+	PD_REASON_LIMIT,
+	PD_REASON_QUOTA,
+	PD_REASON_BLOCKED,
+	PD_REASON_TABLE_FULL,
+	PD_REASON_MAX,
+};
+
+/*
+ * pd_config[0]. The daemon writes a complete new generation of
+ * pd_dest/pd_policies beside the live one, then bumps this one word: no
+ * packet ever sees half an apply. The generation in use is epoch % 2; the
+ * epoch itself also tags pd_dcache entries, so a cached lookup from before
+ * an apply is never trusted after it (one 32-bit read: no torn update).
+ */
+struct pd_config {
+	__u32 epoch;
+	__u32 pad;
+};
+
+/*
+ * pd_dcache4 (key: IPv4 address, network order, as a __u32) and pd_dcache6
+ * (key: struct pd_dcache6_key): LRU caches of the pd_dest lookup, so a flow's
+ * packets after the first skip the trie. Valid only while epoch matches.
+ */
+struct pd_dcache6_key {
+	__u8 addr[16];
+};
+
+struct pd_dcache_val {
+	__u32 epoch;
+	__u32 slot; /* PD_SLOT_NONE: no policy covers the address */
+	/* The key again (IPv4 in the first four bytes). An LRU element can be
+	 * evicted and reused for another address while a packet still holds
+	 * a pointer to it: a reader trusts the entry only if this matches. */
+	__u8 addr[16];
+};
+
+/*
+ * pd_dest key. The LPM trie matches on the bits after prefixlen, so the
+ * generation and family lead the data: prefixlen = 32 + prefix length, and a
+ * lookup uses 32 + 128 with the packet's destination.
+ */
+struct pd_dest_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 family; /* AF_INET or AF_INET6 */
+	__u8 pad[2];
+	__u8 addr[16]; /* IPv4 in the first four bytes, rest zero */
+};
+#define PD_DEST_KEY_HDR_BITS 32
+
+struct pd_dest_val {
+	__u32 policy; /* slot in pd_policies (within the generation) */
+	__u32 pad;
+};
+
+struct pd_port_range {
+	__u16 lo; /* host byte order, inclusive */
+	__u16 hi;
+};
+
+/* pd_rule.match: which conditions the rule tests (all must hold). */
+#define PD_MATCH_PROTO (1u << 0)
+#define PD_MATCH_DPORT (1u << 1)
+
+struct pd_rule {
+	__u32 counter; /* index in pd_rule_stats */
+	__u32 match; /* PD_MATCH_* */
+	__u8 action; /* enum pd_verdict */
+	__u8 proto; /* IP protocol number (next header for IPv6) */
+	__u8 ndport; /* used entries of dport[] */
+	__u8 pad;
+	__u32 pad2;
+	struct pd_port_range dport[PD_MAX_PORT_RANGES];
+};
+
+/* pd_policy.flags */
+#define PD_POLICY_ACTIVE (1u << 0)
+
+/* pd_policies[gen * PD_MAX_POLICIES + slot]. A policy keeps its slot (and so
+ * its pd_policy_stats entry) for as long as it stays applied. */
+struct pd_policy {
+	__u32 flags;
+	__u32 default_counter; /* pd_rule_stats index of the 'default' verdict */
+	__u8 default_verdict; /* enum pd_verdict */
+	__u8 nrules;
+	__u8 pad[6];
+	struct pd_rule rules[PD_MAX_RULES];
+};
+
+/* Per-CPU counters. Packets are wire packets: max(gso_segs, 1). */
+struct pd_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 passed_packets;
+	__u64 passed_bytes;
+	__u64 dropped_packets;
+	__u64 dropped_bytes;
+	__u64 dropped_reason[PD_REASON_MAX]; /* packets */
+};
+
+/* pd_policy_stats[slot] (PERCPU_ARRAY) */
+struct pd_policy_stats {
+	struct pd_counters c;
+	__u64 hist[PD_HIST_BUCKETS]; /* packets by IP length */
+};
+
+/* pd_rule_stats[counter] (PERCPU_ARRAY) is a struct pd_counters. */
+
+_Static_assert(sizeof(struct pd_config) == 8, "pd_config size");
+_Static_assert(sizeof(struct pd_dest_key) == 24, "pd_dest_key size");
+_Static_assert(sizeof(struct pd_dest_val) == 8, "pd_dest_val size");
+_Static_assert(sizeof(struct pd_dcache6_key) == 16, "pd_dcache6_key size");
+_Static_assert(sizeof(struct pd_dcache_val) == 24, "pd_dcache_val size");
+_Static_assert(sizeof(struct pd_port_range) == 4, "pd_port_range size");
+_Static_assert(sizeof(struct pd_rule) == 16 + 4 * PD_MAX_PORT_RANGES, "pd_rule size");
+_Static_assert(sizeof(struct pd_policy) == 16 + PD_MAX_RULES * sizeof(struct pd_rule),
+	       "pd_policy size");
+_Static_assert(sizeof(struct pd_counters) == 8 * (6 + PD_REASON_MAX), "pd_counters size");
+_Static_assert(sizeof(struct pd_policy_stats) == sizeof(struct pd_counters) + 8 * PD_HIST_BUCKETS,
+	       "pd_policy_stats size");
+_Static_assert(PD_MAX_RULES <= 255, "nrules is a __u8");
+
+#endif
