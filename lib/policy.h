@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A policy as read from YAML (struct policy), and its compilation into the
+ * map value the LWT_OUT program reads (struct pd_policy). Shared by policyd
+ * and policyctl, so 'policyctl validate' runs exactly the daemon's compiler.
+ */
+#ifndef POLICYD_POLICY_H
+#define POLICYD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+
+#include "../bpf/policy_abi.h"
+#include "prefix.h"
+
+/* Largest policy file accepted, by the compiler and so by the daemon. */
+#define POLICY_TEXT_MAX (16u << 20)
+
+struct policy_pos {
+	unsigned int line; /* 1-based */
+	unsigned int col; /* 1-based */
+};
+
+enum policy_mode {
+	POLICY_MODE_ENFORCE = 0,
+};
+
+struct policy_rule {
+	char name[PD_NAME_MAX + 1];
+	struct policy_pos pos; /* of the rule's mapping */
+	bool has_proto;
+	uint8_t proto;
+	unsigned int ndport;
+	struct pd_port_range dport[PD_MAX_PORT_RANGES];
+	uint8_t action; /* enum pd_verdict */
+};
+
+struct policy_route {
+	struct prefix to;
+	bool has_via;
+	struct prefix via; /* full-length prefix: an address */
+	char dev[IF_NAMESIZE]; /* "" when not given */
+	bool has_realm;
+	uint32_t realm;
+	struct policy_pos pos;
+};
+
+struct policy {
+	char name[PD_NAME_MAX + 1];
+	enum policy_mode mode;
+	uint8_t default_verdict; /* enum pd_verdict */
+	struct prefix *dests;
+	struct policy_pos *dest_pos;
+	size_t ndests;
+	struct policy_route *routes;
+	size_t nroutes;
+	struct policy_rule *rules;
+	size_t nrules;
+};
+
+/* "file:line:col: message", ready to print. */
+struct policy_error {
+	char msg[512];
+};
+
+/*
+ * Read and check one policy from @text (@len bytes, need not be
+ * NUL-terminated). @filename is used in messages only. On success *@out owns a
+ * new policy (free with policy_free()); on failure *@out is untouched, @err
+ * holds the first error and -EINVAL (or -ENOMEM) is returned.
+ */
+int policy_parse(const char *filename, const char *text, size_t len, struct policy **out,
+		 struct policy_error *err);
+
+void policy_free(struct policy *p);
+
+/*
+ * Compile @p into the map value the program reads. Counter indices are the
+ * caller's: @rule_counters[i] for rule i, @default_counter for the default
+ * verdict. Returns 0, or -E2BIG with @err set when @p exceeds what the
+ * program can hold.
+ */
+int policy_compile(const struct policy *p, const uint32_t *rule_counters, uint32_t default_counter,
+		   struct pd_policy *out, struct policy_error *err);
+
+/* Names for values, for messages and JSON: "tcp", "pass", ... */
+const char *policy_verdict_name(uint8_t verdict);
+const char *policy_reason_name(enum pd_reason reason);
+/* Protocol name for a number ("tcp"), or NULL when it has none. */
+const char *policy_proto_name(uint8_t proto);
+
+/* Format @n port ranges as "80,443,8000-8080" into @buf. */
+void policy_format_ports(const struct pd_port_range *r, unsigned int n, char *buf, size_t size);
+
+#endif

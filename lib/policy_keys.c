@@ -1,0 +1,703 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The policy language's keys (SPEC §4, this version's subset): what each key
+ * of the top level, a rule, a match and a route means, and the checks that
+ * span keys (required keys, duplicates, routes covering destinations).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "policy_reader.h"
+#include "policy_value.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The state of one rule or route being read, handed to its key readers. */
+struct rule_state {
+	struct policy_rule *rule;
+	struct policy_pos dport_key;
+	bool has_dport;
+};
+
+struct route_state {
+	struct policy_route *route;
+	struct policy_pos to_pos;
+	bool has_to;
+};
+
+/* --- sorted prefixes: duplicates and containment ---------------------------- */
+
+struct indexed_prefix {
+	struct prefix p;
+	size_t i;
+};
+
+static int cmp_prefix(const struct prefix *a, const struct prefix *b)
+{
+	int c;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	c = memcmp(a->addr, b->addr, sizeof(a->addr));
+	if (c)
+		return c;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return 0;
+}
+
+static int cmp_indexed(const void *a, const void *b)
+{
+	const struct indexed_prefix *x = a, *y = b;
+	int c = cmp_prefix(&x->p, &y->p);
+
+	if (c)
+		return c;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Sort @v (n entries) and find the repeat that comes first in the file:
+ * *@dup is its index, *@first that of the original. Sorting keeps this
+ * O(n log n) for the largest policies.
+ */
+static bool find_duplicate(struct indexed_prefix *v, size_t n, size_t *dup, size_t *first)
+{
+	bool found = false;
+	size_t i;
+
+	qsort(v, n, sizeof(*v), cmp_indexed);
+	for (i = 1; i < n; i++) {
+		/* Only the second of a run can be the earliest repeat of it. */
+		if (cmp_prefix(&v[i].p, &v[i - 1].p) ||
+		    (i >= 2 && !cmp_prefix(&v[i].p, &v[i - 2].p)))
+			continue;
+		if (!found || v[i].i < *dup) {
+			*dup = v[i].i;
+			*first = v[i - 1].i;
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* --- match ------------------------------------------------------------------ */
+
+enum { MATCH_PROTO, MATCH_DPORT };
+
+static int read_proto(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct rule_state *rs = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "proto", "a protocol name or number", &s);
+	if (err)
+		return err;
+	if (policy_value_proto(s, &rs->rule->proto, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	rs->rule->has_proto = true;
+	return 0;
+}
+
+static int add_port_item(struct policy_reader *r)
+{
+	char why[sizeof(r->err->msg)];
+	struct pd_port_range range;
+	char d[POLICY_VALUE_QUOTE_BUF];
+
+	if (r->ev.type != YAML_SCALAR_EVENT || policy_reader_empty(r)) {
+		struct policy_pos pos = policy_reader_pos(r);
+
+		return policy_reader_fail(r, &pos, "dport item is %s (expected a port or a range)",
+					  policy_reader_describe(r, d, sizeof(d)));
+	}
+	if (policy_value_port_range(policy_reader_scalar(r), &range, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	if (r->nports == r->ports_cap) {
+		size_t cap = r->ports_cap ? 2 * r->ports_cap : PD_MAX_PORT_RANGES;
+		struct pd_port_range *grown = reallocarray(r->ports, cap, sizeof(*grown));
+
+		if (!grown)
+			return policy_reader_nomem(r);
+		r->ports = grown;
+		r->ports_cap = cap;
+	}
+	r->ports[r->nports++] = range;
+	return 0;
+}
+
+static int read_dport(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct rule_state *rs = obj;
+	struct policy_pos pos = policy_reader_pos(r);
+	unsigned int n;
+	int err;
+
+	r->nports = 0;
+	if (r->ev.type == YAML_SEQUENCE_START_EVENT) {
+		for (;;) {
+			err = policy_reader_next(r);
+			if (err)
+				return err;
+			if (r->ev.type == YAML_SEQUENCE_END_EVENT)
+				break;
+			err = add_port_item(r);
+			if (err)
+				return err;
+		}
+		if (!r->nports)
+			return policy_reader_fail(
+				r, &pos, "'dport' is an empty list (expected at least one port)");
+	} else if (r->ev.type == YAML_SCALAR_EVENT && !policy_reader_empty(r)) {
+		err = add_port_item(r);
+		if (err)
+			return err;
+	} else {
+		return policy_reader_wrong_type(r, "'dport'", "a port, a range or a list of them");
+	}
+
+	/* Merged first: overlapping items are not the user's problem, the map size is. */
+	n = policy_value_merge_ports(r->ports, (unsigned int)r->nports);
+	if (n > PD_MAX_PORT_RANGES)
+		return policy_reader_fail(
+			r, &pos, "'dport' has %u port ranges after merging (expected at most %u)",
+			n, PD_MAX_PORT_RANGES);
+	memcpy(rs->rule->dport, r->ports, n * sizeof(r->ports[0]));
+	rs->rule->ndport = n;
+	rs->dport_key = *key;
+	rs->has_dport = true;
+	return 0;
+}
+
+static const struct policy_key match_keys[] = {
+	[MATCH_PROTO] = { "proto", read_proto },
+	[MATCH_DPORT] = { "dport", read_dport },
+	{ "sport", NULL },
+	{ "src", NULL },
+	{ "length", NULL },
+	{ "tcp-flags", NULL },
+	{ "icmp-type", NULL },
+};
+
+static const struct policy_mapping match_spec = { "match", match_keys, ARRAY_SIZE(match_keys) };
+
+static bool proto_has_ports(uint8_t proto)
+{
+	return proto == 6 || proto == 17 || proto == 132;
+}
+
+static int read_match(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct policy_pos seen[ARRAY_SIZE(match_keys)] = { 0 };
+	struct rule_state *rs = obj;
+	const struct policy_rule *rule = rs->rule;
+	const char *name;
+	char proto[16];
+	int err;
+
+	/* "match:" with nothing after it, like "match: {}", matches any packet. */
+	if (policy_reader_empty(r))
+		return 0;
+	if (r->ev.type != YAML_MAPPING_START_EVENT)
+		return policy_reader_wrong_type(r, "'match'", "a mapping");
+	err = policy_reader_mapping(r, &match_spec, rs, seen);
+	if (err)
+		return err;
+	if (rs->has_dport && rule->has_proto && !proto_has_ports(rule->proto)) {
+		name = policy_proto_name(rule->proto);
+		if (name)
+			snprintf(proto, sizeof(proto), "'%s'", name);
+		else
+			snprintf(proto, sizeof(proto), "%u", rule->proto);
+		return policy_reader_fail(
+			r, &rs->dport_key,
+			"'dport' with proto %s never matches (expected proto tcp, udp or sctp)",
+			proto);
+	}
+	return 0;
+}
+
+/* --- rules ------------------------------------------------------------------ */
+
+enum { RULE_NAME, RULE_MATCH, RULE_ACTION };
+
+static int read_rule_name(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct rule_state *rs = obj;
+	size_t idx = (size_t)(rs->rule - r->p->rules), i;
+	char why[sizeof(r->err->msg)];
+	struct policy_pos pos = policy_reader_pos(r);
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "name", "a rule name", &s);
+	if (err)
+		return err;
+	if (policy_value_name("rule", s, rs->rule->name, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	/* The default verdict's counters are reported as rule 'default'. */
+	if (!strcmp(s, "default"))
+		return policy_reader_fail(
+			r, &pos,
+			"rule name 'default' is reserved for the default verdict (expected another name)");
+	for (i = 0; i < idx; i++) {
+		if (!strcmp(r->p->rules[i].name, s))
+			return policy_reader_fail(
+				r, &pos, "duplicate rule name '%s' (first at %u:%u)", s,
+				r->rule_name_pos[i].line, r->rule_name_pos[i].col);
+	}
+	r->rule_name_pos[idx] = pos;
+	return 0;
+}
+
+static int read_action(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct rule_state *rs = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "action", "pass or drop", &s);
+	if (err)
+		return err;
+	if (policy_value_verdict("action", s, &rs->rule->action, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	return 0;
+}
+
+static const struct policy_key rule_keys[] = {
+	[RULE_NAME] = { "name", read_rule_name },
+	[RULE_MATCH] = { "match", read_match },
+	[RULE_ACTION] = { "action", read_action },
+	{ "limit", NULL },
+	{ "log", NULL },
+};
+
+static const struct policy_mapping rule_spec = { "rule", rule_keys, ARRAY_SIZE(rule_keys) };
+
+static int read_rule(struct policy_reader *r)
+{
+	struct policy_pos seen[ARRAY_SIZE(rule_keys)] = { 0 };
+	struct policy_pos pos = policy_reader_pos(r);
+	struct policy *p = r->p;
+	struct rule_state rs = { 0 };
+	int err;
+
+	if (p->nrules == PD_MAX_RULES)
+		return policy_reader_fail(r, &pos, "too many rules (expected at most %u)",
+					  PD_MAX_RULES);
+	if (r->ev.type != YAML_MAPPING_START_EVENT)
+		return policy_reader_wrong_type(r, "rule", "a mapping");
+	if (!p->rules) {
+		p->rules = calloc(PD_MAX_RULES, sizeof(*p->rules));
+		if (!p->rules)
+			return policy_reader_nomem(r);
+	}
+	rs.rule = &p->rules[p->nrules];
+	memset(rs.rule, 0, sizeof(*rs.rule));
+	rs.rule->pos = pos;
+	rs.rule->action = PD_PASS;
+	err = policy_reader_mapping(r, &rule_spec, &rs, seen);
+	if (err)
+		return err;
+	if (!seen[RULE_NAME].line)
+		return policy_reader_fail(r, &pos,
+					  "missing key 'name' in rule (expected a rule name)");
+	p->nrules++;
+	return 0;
+}
+
+static int read_rules(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	int err;
+
+	if (policy_reader_empty(r))
+		return 0;
+	if (r->ev.type != YAML_SEQUENCE_START_EVENT)
+		return policy_reader_wrong_type(r, "'rules'", "a list of rules");
+	for (;;) {
+		err = policy_reader_next(r);
+		if (err)
+			return err;
+		if (r->ev.type == YAML_SEQUENCE_END_EVENT)
+			return 0;
+		err = read_rule(r);
+		if (err)
+			return err;
+	}
+}
+
+/* --- routes ----------------------------------------------------------------- */
+
+static int read_route_to(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct route_state *rs = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "to", "a prefix", &s);
+	if (err)
+		return err;
+	if (policy_value_prefix(s, &rs->route->to, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	rs->to_pos = policy_reader_pos(r);
+	rs->has_to = true;
+	return 0;
+}
+
+static int read_route_via(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct route_state *rs = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "via", "an address", &s);
+	if (err)
+		return err;
+	if (policy_value_address(s, &rs->route->via, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	rs->route->has_via = true;
+	return 0;
+}
+
+static int read_route_dev(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct route_state *rs = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "dev", "an interface name", &s);
+	if (err)
+		return err;
+	if (policy_value_dev(s, rs->route->dev, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	return 0;
+}
+
+static int read_route_realm(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct route_state *rs = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "realm", "a number 1-65535", &s);
+	if (err)
+		return err;
+	if (policy_value_realm(s, &rs->route->realm, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	rs->route->has_realm = true;
+	return 0;
+}
+
+static const struct policy_key route_keys[] = {
+	{ "to", read_route_to },
+	{ "via", read_route_via },
+	{ "dev", read_route_dev },
+	{ "realm", read_route_realm },
+};
+
+static const struct policy_mapping route_spec = { "route", route_keys, ARRAY_SIZE(route_keys) };
+
+static int read_route(struct policy_reader *r)
+{
+	struct policy_pos seen[ARRAY_SIZE(route_keys)] = { 0 };
+	struct policy_pos pos = policy_reader_pos(r);
+	struct policy *p = r->p;
+	struct route_state rs = { 0 };
+	char text[PREFIX_STR_MAX];
+	int err;
+
+	if (p->nroutes == PD_MAX_DESTS)
+		return policy_reader_fail(r, &pos, "too many routes (expected at most %u)",
+					  PD_MAX_DESTS);
+	if (r->ev.type != YAML_MAPPING_START_EVENT)
+		return policy_reader_wrong_type(r, "route", "a mapping");
+	if (p->nroutes == r->routes_cap) {
+		size_t cap = r->routes_cap ? 2 * r->routes_cap : 8;
+		struct policy_route *routes = reallocarray(p->routes, cap, sizeof(*routes));
+		struct policy_pos *to_pos;
+
+		if (!routes)
+			return policy_reader_nomem(r);
+		p->routes = routes;
+		to_pos = reallocarray(r->route_to_pos, cap, sizeof(*to_pos));
+		if (!to_pos)
+			return policy_reader_nomem(r);
+		r->route_to_pos = to_pos;
+		r->routes_cap = cap;
+	}
+	rs.route = &p->routes[p->nroutes];
+	memset(rs.route, 0, sizeof(*rs.route));
+	rs.route->pos = pos;
+	err = policy_reader_mapping(r, &route_spec, &rs, seen);
+	if (err)
+		return err;
+	if (!rs.has_to)
+		return policy_reader_fail(r, &pos, "missing key 'to' in route (expected a prefix)");
+	if (!rs.route->has_via && !rs.route->dev[0])
+		return policy_reader_fail(
+			r, &pos, "route to '%s' has neither via nor dev (expected at least one)",
+			prefix_format(&rs.route->to, false, text, sizeof(text)));
+	r->route_to_pos[p->nroutes++] = rs.to_pos;
+	return 0;
+}
+
+static int check_route_duplicates(struct policy_reader *r)
+{
+	const struct policy *p = r->p;
+	struct indexed_prefix *v;
+	char text[PREFIX_STR_MAX];
+	size_t i, dup, first;
+	bool found;
+
+	if (p->nroutes < 2)
+		return 0;
+	v = calloc(p->nroutes, sizeof(*v));
+	if (!v)
+		return policy_reader_nomem(r);
+	for (i = 0; i < p->nroutes; i++)
+		v[i] = (struct indexed_prefix){ .p = p->routes[i].to, .i = i };
+	found = find_duplicate(v, p->nroutes, &dup, &first);
+	free(v);
+	if (found)
+		return policy_reader_fail(
+			r, &r->route_to_pos[dup], "duplicate route to '%s' (first at %u:%u)",
+			prefix_format(&p->routes[dup].to, false, text, sizeof(text)),
+			r->route_to_pos[first].line, r->route_to_pos[first].col);
+	return 0;
+}
+
+static int read_routes(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	int err;
+
+	if (policy_reader_empty(r))
+		return 0;
+	if (r->ev.type != YAML_SEQUENCE_START_EVENT)
+		return policy_reader_wrong_type(r, "'routes'", "a list of routes");
+	for (;;) {
+		err = policy_reader_next(r);
+		if (err)
+			return err;
+		if (r->ev.type == YAML_SEQUENCE_END_EVENT)
+			return check_route_duplicates(r);
+		err = read_route(r);
+		if (err)
+			return err;
+	}
+}
+
+/* Every route must be the route of at least one destination: equal to it or
+ * containing it (the daemon uses, for a destination, the most specific
+ * entry that contains it). Checked once all are read. */
+static int check_routes_cover(struct policy_reader *r)
+{
+	const struct policy *p = r->p;
+	char text[PREFIX_STR_MAX];
+
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct prefix *to = &p->routes[i].to;
+		bool covers = false;
+
+		for (size_t j = 0; j < p->ndests && !covers; j++)
+			covers = prefix_contains(to, &p->dests[j]);
+		if (!covers)
+			return policy_reader_fail(
+				r, &r->route_to_pos[i],
+				"route to '%s' covers none of the policy's destinations (expected a prefix equal to or containing one of them)",
+				prefix_format(to, false, text, sizeof(text)));
+	}
+	return 0;
+}
+
+/* --- top level -------------------------------------------------------------- */
+
+enum { TOP_POLICY, TOP_MODE, TOP_DESTINATIONS, TOP_ROUTES, TOP_DEFAULT, TOP_RULES };
+
+static int read_policy_name(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "policy", "a name", &s);
+	if (err)
+		return err;
+	if (policy_value_name("policy", s, r->p->name, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	return 0;
+}
+
+static int read_mode(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct policy_pos pos = policy_reader_pos(r);
+	char q[POLICY_VALUE_QUOTE_BUF];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "mode", "enforce", &s);
+	if (err)
+		return err;
+	if (!strcmp(s, "enforce")) {
+		r->p->mode = POLICY_MODE_ENFORCE;
+		return 0;
+	}
+	if (!strcmp(s, "monitor"))
+		return policy_reader_fail(r, &pos,
+					  "'monitor' mode is not supported yet by this version");
+	return policy_reader_fail(r, &pos, "invalid mode '%s' (expected enforce)",
+				  policy_value_quote(s, q, sizeof(q)));
+}
+
+static int read_default(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "default", "pass or drop", &s);
+	if (err)
+		return err;
+	if (policy_value_verdict("default", s, &r->p->default_verdict, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	return 0;
+}
+
+static int read_destination(struct policy_reader *r)
+{
+	char why[sizeof(r->err->msg)];
+	struct policy_pos pos = policy_reader_pos(r);
+	struct policy *p = r->p;
+	char d[POLICY_VALUE_QUOTE_BUF];
+	struct prefix pfx;
+
+	if (p->ndests == PD_MAX_DESTS)
+		return policy_reader_fail(r, &pos, "too many destinations (expected at most %u)",
+					  PD_MAX_DESTS);
+	if (r->ev.type != YAML_SCALAR_EVENT || policy_reader_empty(r))
+		return policy_reader_fail(r, &pos, "destination is %s (expected a prefix)",
+					  policy_reader_describe(r, d, sizeof(d)));
+	if (policy_value_prefix(policy_reader_scalar(r), &pfx, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	if (p->ndests == r->dests_cap) {
+		size_t cap = r->dests_cap ? 2 * r->dests_cap : 16;
+		struct prefix *dests = reallocarray(p->dests, cap, sizeof(*dests));
+		struct policy_pos *dest_pos;
+
+		if (!dests)
+			return policy_reader_nomem(r);
+		p->dests = dests;
+		dest_pos = reallocarray(p->dest_pos, cap, sizeof(*dest_pos));
+		if (!dest_pos)
+			return policy_reader_nomem(r);
+		p->dest_pos = dest_pos;
+		r->dests_cap = cap;
+	}
+	p->dests[p->ndests] = pfx;
+	p->dest_pos[p->ndests++] = pos;
+	return 0;
+}
+
+static int check_destination_duplicates(struct policy_reader *r)
+{
+	const struct policy *p = r->p;
+	struct indexed_prefix *v;
+	char text[PREFIX_STR_MAX];
+	size_t i, dup, first;
+	bool found;
+
+	if (p->ndests < 2)
+		return 0;
+	v = calloc(p->ndests, sizeof(*v));
+	if (!v)
+		return policy_reader_nomem(r);
+	for (i = 0; i < p->ndests; i++)
+		v[i] = (struct indexed_prefix){ .p = p->dests[i], .i = i };
+	found = find_duplicate(v, p->ndests, &dup, &first);
+	free(v);
+	if (found)
+		return policy_reader_fail(r, &p->dest_pos[dup],
+					  "duplicate destination '%s' (first at %u:%u)",
+					  prefix_format(&p->dests[dup], false, text, sizeof(text)),
+					  p->dest_pos[first].line, p->dest_pos[first].col);
+	return 0;
+}
+
+static int read_destinations(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct policy_pos pos = policy_reader_pos(r);
+	int err;
+
+	if (r->ev.type != YAML_SEQUENCE_START_EVENT)
+		return policy_reader_wrong_type(r, "'destinations'", "a list of prefixes");
+	for (;;) {
+		err = policy_reader_next(r);
+		if (err)
+			return err;
+		if (r->ev.type == YAML_SEQUENCE_END_EVENT)
+			break;
+		err = read_destination(r);
+		if (err)
+			return err;
+	}
+	if (!r->p->ndests)
+		return policy_reader_fail(
+			r, &pos, "'destinations' is an empty list (expected at least one prefix)");
+	return check_destination_duplicates(r);
+}
+
+static const struct policy_key top_keys[] = {
+	[TOP_POLICY] = { "policy", read_policy_name },
+	[TOP_MODE] = { "mode", read_mode },
+	[TOP_DESTINATIONS] = { "destinations", read_destinations },
+	[TOP_ROUTES] = { "routes", read_routes },
+	[TOP_DEFAULT] = { "default", read_default },
+	[TOP_RULES] = { "rules", read_rules },
+	{ "table-full", NULL },
+	{ "quota", NULL },
+	{ "block", NULL },
+	{ "sample", NULL },
+};
+
+static const struct policy_mapping top_spec = { "policy", top_keys, ARRAY_SIZE(top_keys) };
+
+int policy_keys_read(struct policy_reader *r)
+{
+	struct policy_pos seen[ARRAY_SIZE(top_keys)] = { 0 };
+	struct policy_pos top = policy_reader_pos(r);
+	int err;
+
+	err = policy_reader_mapping(r, &top_spec, r->p, seen);
+	if (err)
+		goto out;
+	if (!seen[TOP_POLICY].line) {
+		err = policy_reader_fail(
+			r, &top, "missing key 'policy' in policy (expected the policy's name)");
+		goto out;
+	}
+	if (!seen[TOP_DESTINATIONS].line) {
+		err = policy_reader_fail(
+			r, &top,
+			"missing key 'destinations' in policy (expected a list of prefixes)");
+		goto out;
+	}
+	err = check_routes_cover(r);
+out:
+	free(r->route_to_pos);
+	r->route_to_pos = NULL;
+	free(r->ports);
+	r->ports = NULL;
+	r->routes_cap = 0;
+	r->ports_cap = 0;
+	r->nports = 0;
+	return err;
+}

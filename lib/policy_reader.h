@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Private to lib/policy_*.c: the YAML event reader (policy_yaml.c) and the
+ * policy language's keys (policy_keys.c) meet here. The reader walks libyaml
+ * events and positions errors; the keys give each event a meaning.
+ */
+#ifndef POLICYD_POLICY_READER_H
+#define POLICYD_POLICY_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <yaml.h>
+
+#include "policy.h"
+
+struct policy_reader {
+	/* The YAML side (policy_yaml.c). */
+	const char *file;
+	const char *text;
+	size_t len;
+	yaml_parser_t parser;
+	yaml_event_t ev; /* the current event, valid when have_ev */
+	bool have_ev;
+	struct policy_error *err;
+
+	/* The policy being built and policy_keys.c's scratch, which
+	 * policy_keys_read() frees before it returns. */
+	struct policy *p;
+	size_t dests_cap;
+	size_t routes_cap;
+	struct policy_pos *route_to_pos; /* beside p->routes, for the late check */
+	struct policy_pos rule_name_pos[PD_MAX_RULES];
+	struct pd_port_range *ports; /* one dport's items before merging */
+	size_t nports;
+	size_t ports_cap;
+};
+
+struct policy_key {
+	const char *name;
+	/* Reads the value (the current event) and leaves its last event current;
+	 * NULL for a key of SPEC §4 this version does not support yet. */
+	int (*read)(struct policy_reader *r, void *obj, const struct policy_pos *key);
+};
+
+/* The keys of one kind of mapping; @what names it in messages ("rule"). */
+struct policy_mapping {
+	const char *what;
+	const struct policy_key *keys;
+	size_t nkeys;
+};
+
+/* Advance to the next event, refusing anchors, aliases, tags and NUL bytes. */
+int policy_reader_next(struct policy_reader *r);
+
+/* Set "file:line:col: <fmt>" in r->err; returns -EINVAL. */
+int policy_reader_fail(struct policy_reader *r, const struct policy_pos *pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Set "file: out of memory"; returns -ENOMEM. */
+int policy_reader_nomem(struct policy_reader *r);
+
+/* The current event: its position, its scalar text, whether it is an empty scalar. */
+struct policy_pos policy_reader_pos(const struct policy_reader *r);
+const char *policy_reader_scalar(const struct policy_reader *r);
+bool policy_reader_empty(const struct policy_reader *r);
+
+/* The current node for a message: "a list", "a mapping", "empty" or 'text'. */
+const char *policy_reader_describe(const struct policy_reader *r, char *buf, size_t size);
+
+/* "WHAT is <current node> (expected EXPECTED)" at the current event. */
+int policy_reader_wrong_type(struct policy_reader *r, const char *what, const char *expected);
+
+/* The current event as a non-empty scalar, or an error naming @key. */
+int policy_reader_want_scalar(struct policy_reader *r, const char *key, const char *expected,
+			      const char **out);
+
+/* A policy_value_*() complaint, positioned at the current event. */
+int policy_reader_value_failed(struct policy_reader *r, const char *why);
+
+/*
+ * Read the mapping whose MAPPING_START is current, dispatching each key to
+ * @m. @seen (m->nkeys entries, zeroed) gets each key's position, so the
+ * caller can check required keys; line 0 means absent.
+ */
+int policy_reader_mapping(struct policy_reader *r, const struct policy_mapping *m, void *obj,
+			  struct policy_pos *seen);
+
+/* policy_keys.c: read the top-level mapping (the current event) into r->p
+ * and check what spans keys. */
+int policy_keys_read(struct policy_reader *r);
+
+#endif

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Scalar values of the policy language, from text. Strict on purpose: plain
+ * decimal numbers only, no silent clamping, and every refusal says what was
+ * expected, so the reader can prefix a position and pass it on.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <net/if.h>
+
+#include "policy.h"
+#include "policy_value.h"
+
+const char *policy_value_quote(const char *s, char *buf, size_t size)
+{
+	size_t n = strlen(s), i;
+	bool cut = false;
+
+	if (!size)
+		return buf;
+	if (n > POLICY_VALUE_QUOTE_MAX) {
+		n = POLICY_VALUE_QUOTE_MAX;
+		/* Do not cut a UTF-8 sequence in half. */
+		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		cut = true;
+	}
+	if (n > size - 1)
+		n = size - 1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	buf[n] = '\0';
+	if (cut && n + 4 <= size)
+		memcpy(buf + n, "...", 4);
+	return buf;
+}
+
+int policy_value_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!s[0] || (s[0] == '0' && s[1]))
+		return -EINVAL;
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+	}
+	for (i = 0; s[i]; i++) {
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > max)
+			return -ERANGE;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static bool name_char(char c, bool first)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return true;
+	return !first && (c == '_' || c == '-');
+}
+
+int policy_value_name(const char *what, const char *s, char *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	size_t n = strlen(s), i;
+
+	for (i = 0; i < n; i++) {
+		if (!name_char(s[i], i == 0))
+			break;
+	}
+	if (!n || i < n || n > PD_NAME_MAX) {
+		snprintf(why, size, "invalid %s name '%s' (expected [a-z0-9][a-z0-9_-]{0,31})",
+			 what, policy_value_quote(s, q, sizeof(q)));
+		return -EINVAL;
+	}
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+int policy_value_verdict(const char *what, const char *s, uint8_t *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+
+	if (!strcmp(s, "pass")) {
+		*out = PD_PASS;
+		return 0;
+	}
+	if (!strcmp(s, "drop")) {
+		*out = PD_DROP;
+		return 0;
+	}
+	snprintf(why, size, "invalid %s '%s' (expected pass or drop)", what,
+		 policy_value_quote(s, q, sizeof(q)));
+	return -EINVAL;
+}
+
+int policy_value_proto(const char *s, uint8_t *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	uint32_t v;
+	int err;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		const char *name = policy_proto_name((uint8_t)i);
+
+		if (name && !strcmp(name, s)) {
+			*out = (uint8_t)i;
+			return 0;
+		}
+	}
+	err = policy_value_u32(s, 255, &v);
+	if (!err) {
+		*out = (uint8_t)v;
+		return 0;
+	}
+	policy_value_quote(s, q, sizeof(q));
+	if (err == -ERANGE)
+		snprintf(why, size, "proto %s is out of range (expected 0-255)", q);
+	else
+		snprintf(
+			why, size,
+			"invalid proto '%s' (expected tcp, udp, icmp, icmpv6, sctp, gre, esp, ah or a number 0-255)",
+			q);
+	return -EINVAL;
+}
+
+/* One port number of a dport item; @item is the whole item, for messages. */
+static int parse_port(const char *s, const char *item, uint16_t *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	uint32_t v;
+	int err;
+
+	err = policy_value_u32(s, 65535, &v);
+	if (err == -ERANGE) {
+		snprintf(why, size, "port %s is out of range (expected 1-65535)",
+			 policy_value_quote(s, q, sizeof(q)));
+		return -EINVAL;
+	}
+	if (err) {
+		snprintf(why, size,
+			 "invalid port '%s' (expected a port 1-65535 or a range such as 8000-8080)",
+			 policy_value_quote(item, q, sizeof(q)));
+		return -EINVAL;
+	}
+	if (!v) {
+		/* No packet has destination port 0 worth a rule; it is a typo. */
+		snprintf(why, size, "port 0 is not allowed (expected 1-65535)");
+		return -EINVAL;
+	}
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int policy_value_port_range(const char *s, struct pd_port_range *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	char lo_text[16], hi_text[16];
+	struct pd_port_range r;
+	const char *dash;
+	size_t n;
+	int err;
+
+	dash = strchr(s, '-');
+	if (!dash) {
+		err = parse_port(s, s, &r.lo, why, size);
+		if (err)
+			return err;
+		r.hi = r.lo;
+		*out = r;
+		return 0;
+	}
+	/* Longer halves are never valid ports: let parse_port() say so. */
+	n = (size_t)(dash - s);
+	snprintf(lo_text, sizeof(lo_text), "%.*s", (int)(n < sizeof(lo_text) ? n : 0), s);
+	snprintf(hi_text, sizeof(hi_text), "%s",
+		 strlen(dash + 1) < sizeof(hi_text) ? dash + 1 : "");
+	err = parse_port(lo_text, s, &r.lo, why, size);
+	if (!err)
+		err = parse_port(hi_text, s, &r.hi, why, size);
+	if (err)
+		return err;
+	if (r.lo > r.hi) {
+		snprintf(why, size,
+			 "port range '%s' is reversed (expected low-high with low <= high)",
+			 policy_value_quote(s, q, sizeof(q)));
+		return -EINVAL;
+	}
+	*out = r;
+	return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct pd_port_range *x = a, *y = b;
+
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	return 0;
+}
+
+unsigned int policy_value_merge_ports(struct pd_port_range *r, unsigned int n)
+{
+	unsigned int i, out = 0;
+
+	if (!n)
+		return 0;
+	qsort(r, n, sizeof(*r), cmp_range);
+	for (i = 1; i < n; i++) {
+		if ((uint32_t)r[i].lo <= (uint32_t)r[out].hi + 1) {
+			if (r[i].hi > r[out].hi)
+				r[out].hi = r[i].hi;
+		} else {
+			r[++out] = r[i];
+		}
+	}
+	return out + 1;
+}
+
+int policy_value_prefix(const char *s, struct prefix *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	char fixed[PREFIX_STR_MAX];
+	struct prefix p;
+
+	if (!prefix_parse(s, false, &p)) {
+		*out = p;
+		return 0;
+	}
+	policy_value_quote(s, q, sizeof(q));
+	if (!prefix_parse(s, true, &p))
+		snprintf(why, size, "prefix '%s' has host bits set (expected %s)", q,
+			 prefix_format(&p, false, fixed, sizeof(fixed)));
+	else
+		snprintf(
+			why, size,
+			"invalid prefix '%s' (expected an IPv4 or IPv6 prefix such as 198.18.0.0/24 or 2001:db8::/64)",
+			q);
+	return -EINVAL;
+}
+
+int policy_value_address(const char *s, struct prefix *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	struct prefix p;
+
+	if (!strchr(s, '/') && !prefix_parse(s, false, &p)) {
+		*out = p;
+		return 0;
+	}
+	snprintf(why, size, "invalid via '%s' (expected an IPv4 or IPv6 address)",
+		 policy_value_quote(s, q, sizeof(q)));
+	return -EINVAL;
+}
+
+int policy_value_dev(const char *s, char *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	size_t n = strlen(s), i;
+	bool ok = n > 0 && n < IF_NAMESIZE && strcmp(s, ".") && strcmp(s, "..");
+
+	/* The kernel's dev_valid_name(): no '/', ':' or white space. */
+	for (i = 0; ok && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '/' || c == ':' || c <= ' ' || c == 0x7f)
+			ok = false;
+	}
+	if (!ok) {
+		snprintf(
+			why, size,
+			"invalid dev '%s' (expected an interface name of 1-15 characters without '/', ':' or spaces)",
+			policy_value_quote(s, q, sizeof(q)));
+		return -EINVAL;
+	}
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+int policy_value_realm(const char *s, uint32_t *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	uint32_t v;
+	int err;
+
+	/* RTA_FLOW holds a 16-bit realm and 0 means none, as in iproute2. */
+	err = policy_value_u32(s, 65535, &v);
+	policy_value_quote(s, q, sizeof(q));
+	if (err == -ERANGE || (!err && !v)) {
+		snprintf(why, size, "realm %s is out of range (expected 1-65535)", q);
+		return -EINVAL;
+	}
+	if (err) {
+		snprintf(why, size, "invalid realm '%s' (expected a number 1-65535)", q);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}

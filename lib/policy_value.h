@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Private to lib/policy_*.c: the policy language's scalar values (names,
+ * numbers, verdicts, protocols, ports, prefixes, devices, realms) from text.
+ * Each parser returns 0 or -EINVAL and writes "what is wrong (what was
+ * expected)" into @why; the YAML reader adds "file:line:col: ".
+ */
+#ifndef POLICYD_POLICY_VALUE_H
+#define POLICYD_POLICY_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../bpf/policy_abi.h"
+#include "prefix.h"
+
+/* Longest value text quoted in a message, before it is cut with "...". */
+#define POLICY_VALUE_QUOTE_MAX 64
+/* Room for a quoted value: the text, "...", two quotes and the NUL. */
+#define POLICY_VALUE_QUOTE_BUF (POLICY_VALUE_QUOTE_MAX + 8)
+
+/* @s shortened and made printable for a message (no quotes added). */
+const char *policy_value_quote(const char *s, char *buf, size_t size);
+
+/* Plain decimal, no sign or leading zero: -EINVAL if not, -ERANGE above @max. */
+int policy_value_u32(const char *s, uint32_t max, uint32_t *out);
+
+/* Policy and rule names; @what is "policy" or "rule". */
+int policy_value_name(const char *what, const char *s, char *out, char *why, size_t size);
+
+/* "pass" or "drop" into an enum pd_verdict; @what names the key. */
+int policy_value_verdict(const char *what, const char *s, uint8_t *out, char *why, size_t size);
+
+int policy_value_proto(const char *s, uint8_t *out, char *why, size_t size);
+
+/* One dport item: "80" or "8000-8080". */
+int policy_value_port_range(const char *s, struct pd_port_range *out, char *why, size_t size);
+
+/* Sort @r and merge overlapping or adjacent ranges in place; returns the new count. */
+unsigned int policy_value_merge_ports(struct pd_port_range *r, unsigned int n);
+
+/* A prefix or bare address, host bits refused with the corrected prefix. */
+int policy_value_prefix(const char *s, struct prefix *out, char *why, size_t size);
+
+/* A bare address (a full-length prefix), for 'via'. */
+int policy_value_address(const char *s, struct prefix *out, char *why, size_t size);
+
+/* An interface name as the kernel accepts it; @out holds IF_NAMESIZE bytes. */
+int policy_value_dev(const char *s, char *out, char *why, size_t size);
+
+int policy_value_realm(const char *s, uint32_t *out, char *why, size_t size);
+
+#endif

@@ -1,0 +1,861 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unit tests of the policy reader and compiler (lib/policy_*.c): every key
+ * and value form, and every error with its exact message. The corpus is
+ * tests/unit/policies/{good,bad}/ under $SRCDIR (default "."); each bad file
+ * opens with "# expect: FILE:LINE:COL: message".
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib/policy.h"
+
+#define CORPUS "tests/unit/policies"
+#define EXPECT_TAG "# expect: "
+
+static const char *srcdir(void)
+{
+	const char *dir = getenv("SRCDIR");
+
+	return dir && *dir ? dir : ".";
+}
+
+/* The whole file at @path (relative to the source tree), NUL-terminated. */
+static char *slurp(const char *path, size_t *len)
+{
+	char full[4096];
+	char *buf = NULL;
+	long size;
+	FILE *f;
+
+	snprintf(full, sizeof(full), "%s/%s", srcdir(), path);
+	f = fopen(full, "rb");
+	ck_assert_msg(f, "cannot open %s: %s", full, strerror(errno));
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	ck_assert_int_ge(size, 0);
+	rewind(f);
+	buf = malloc((size_t)size + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+	buf[size] = '\0';
+	fclose(f);
+	*len = (size_t)size;
+	return buf;
+}
+
+/* Sorted names of the *.yaml files in CORPUS/@sub, for loop tests. */
+struct corpus {
+	char **names;
+	size_t n;
+};
+
+static struct corpus bad_corpus, good_corpus;
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void corpus_load(struct corpus *c, const char *sub)
+{
+	char dir[4096];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s/%s", srcdir(), CORPUS, sub);
+	d = opendir(dir);
+	if (!d) {
+		fprintf(stderr, "check_policy: cannot open %s: %s\n", dir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (n < 6 || strcmp(de->d_name + n - 5, ".yaml"))
+			continue;
+		c->names = realloc(c->names, (c->n + 1) * sizeof(*c->names));
+		if (!c->names)
+			abort();
+		c->names[c->n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	if (c->n)
+		qsort(c->names, c->n, sizeof(*c->names), cmp_str);
+}
+
+static void corpus_free(struct corpus *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->names[i]);
+	free(c->names);
+	c->names = NULL;
+	c->n = 0;
+}
+
+static struct policy *parse_text(const char *text)
+{
+	struct policy_error err = { .msg = "" };
+	struct policy *p = NULL;
+	int ret;
+
+	ret = policy_parse("t.yaml", text, strlen(text), &p, &err);
+	ck_assert_msg(ret == 0, "parse failed (%d): %s", ret, err.msg);
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+static struct policy *parse_file(const char *path)
+{
+	struct policy_error err = { .msg = "" };
+	struct policy *p = NULL;
+	const char *base;
+	size_t len;
+	char *text;
+	int ret;
+
+	text = slurp(path, &len);
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	ret = policy_parse(base, text, len, &p, &err);
+	free(text);
+	ck_assert_msg(ret == 0, "%s: parse failed (%d): %s", path, ret, err.msg);
+	return p;
+}
+
+/* @text must fail with exactly @expect, leaving the out pointer alone. */
+static void expect_error(const char *text, size_t len, const char *expect)
+{
+	struct policy_error err = { .msg = "" };
+	struct policy sentinel, *p = &sentinel;
+	int ret;
+
+	ret = policy_parse("t.yaml", text, len, &p, &err);
+	ck_assert_int_eq(ret, -EINVAL);
+	ck_assert_ptr_eq(p, &sentinel);
+	ck_assert_str_eq(err.msg, expect);
+}
+
+static const char *fmt_prefix(const struct prefix *p, char *buf)
+{
+	return prefix_format(p, false, buf, PREFIX_STR_MAX);
+}
+
+static const char *fmt_ports(const struct policy_rule *r, char *buf, size_t size)
+{
+	policy_format_ports(r->dport, r->ndport, buf, size);
+	return buf;
+}
+
+/* --- the corpus ------------------------------------------------------------- */
+
+START_TEST(test_bad_corpus)
+{
+	const char *name = bad_corpus.names[_i];
+	struct policy_error err = { .msg = "" };
+	struct policy sentinel, *p = &sentinel;
+	char path[512], expect[512];
+	const char *nl;
+	size_t len;
+	char *text;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/bad/%s", CORPUS, name);
+	text = slurp(path, &len);
+	nl = strchr(text, '\n');
+	ck_assert_msg(!strncmp(text, EXPECT_TAG, strlen(EXPECT_TAG)) && nl,
+		      "%s: first line is not '" EXPECT_TAG "...'", name);
+	snprintf(expect, sizeof(expect), "%.*s", (int)(nl - text - strlen(EXPECT_TAG)),
+		 text + strlen(EXPECT_TAG));
+
+	ret = policy_parse(name, text, len, &p, &err);
+	free(text);
+	ck_assert_msg(ret == -EINVAL, "%s: expected -EINVAL, got %d", name, ret);
+	ck_assert_ptr_eq(p, &sentinel);
+	ck_assert_msg(!strcmp(err.msg, expect), "%s:\n  expected: %s\n  got:      %s", name, expect,
+		      err.msg);
+}
+END_TEST
+
+START_TEST(test_corpus_present)
+{
+	/* A missing corpus would make the loop tests pass vacuously. */
+	ck_assert_uint_ge(bad_corpus.n, 100);
+	ck_assert_uint_ge(good_corpus.n, 10);
+}
+END_TEST
+
+START_TEST(test_good_corpus)
+{
+	uint32_t counters[PD_MAX_RULES];
+	struct policy_error err;
+	struct pd_policy *out;
+	struct policy *p;
+	char path[512];
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/good/%s", CORPUS, good_corpus.names[_i]);
+	p = parse_file(path);
+	for (i = 0; i < PD_MAX_RULES; i++)
+		counters[i] = (uint32_t)i;
+	out = malloc(sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(policy_compile(p, counters, 64, out, &err), 0);
+	ck_assert_uint_eq(out->nrules, p->nrules);
+	free(out);
+	policy_free(p);
+}
+END_TEST
+
+/* --- every key and value form ----------------------------------------------- */
+
+START_TEST(test_web_example)
+{
+	struct policy *p = parse_file("policies/web.yaml");
+	char buf[PREFIX_STR_MAX], ports[128];
+	bool v4 = false, v6 = false;
+	size_t i;
+
+	ck_assert_str_eq(p->name, "web");
+	ck_assert_int_eq(p->mode, POLICY_MODE_ENFORCE);
+	ck_assert_uint_ge(p->ndests, 2);
+	for (i = 0; i < p->ndests; i++) {
+		struct prefix v4net, v6net;
+
+		ck_assert_int_eq(prefix_parse("198.18.0.0/15", false, &v4net), 0);
+		ck_assert_int_eq(prefix_parse("2001:db8::/32", false, &v6net), 0);
+		ck_assert_msg(prefix_contains(&v4net, &p->dests[i]) ||
+				      prefix_contains(&v6net, &p->dests[i]),
+			      "%s is not a test address", fmt_prefix(&p->dests[i], buf));
+		v4 |= p->dests[i].family == AF_INET;
+		v6 |= p->dests[i].family == AF_INET6;
+	}
+	ck_assert(v4 && v6);
+	ck_assert_uint_ge(p->nroutes, 1);
+	ck_assert_uint_ge(p->nrules, 3);
+	ck_assert_str_eq(p->rules[0].name, "web");
+	ck_assert_str_eq(fmt_ports(&p->rules[0], ports, sizeof(ports)), "80,443,8000-8080");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_minimal_defaults)
+{
+	struct policy *p = parse_file(CORPUS "/good/minimal.yaml");
+	char buf[PREFIX_STR_MAX];
+
+	ck_assert_str_eq(p->name, "min");
+	ck_assert_int_eq(p->mode, POLICY_MODE_ENFORCE);
+	ck_assert_uint_eq(p->default_verdict, PD_PASS);
+	ck_assert_uint_eq(p->ndests, 1);
+	ck_assert_str_eq(fmt_prefix(&p->dests[0], buf), "198.18.0.0/15");
+	ck_assert_uint_eq(p->dest_pos[0].line, 5);
+	ck_assert_uint_eq(p->dest_pos[0].col, 5);
+	ck_assert_uint_eq(p->nroutes, 0);
+	ck_assert_uint_eq(p->nrules, 0);
+	policy_free(p);
+}
+END_TEST
+
+static void assert_same_policy(const struct policy *a, const struct policy *b)
+{
+	size_t i;
+
+	ck_assert_str_eq(a->name, b->name);
+	ck_assert_int_eq(a->mode, b->mode);
+	ck_assert_uint_eq(a->default_verdict, b->default_verdict);
+	ck_assert_uint_eq(a->ndests, b->ndests);
+	for (i = 0; i < a->ndests; i++)
+		ck_assert(prefix_equal(&a->dests[i], &b->dests[i]));
+	ck_assert_uint_eq(a->nroutes, b->nroutes);
+	for (i = 0; i < a->nroutes; i++) {
+		const struct policy_route *x = &a->routes[i], *y = &b->routes[i];
+
+		ck_assert(prefix_equal(&x->to, &y->to));
+		ck_assert_int_eq(x->has_via, y->has_via);
+		ck_assert(!x->has_via || prefix_equal(&x->via, &y->via));
+		ck_assert_str_eq(x->dev, y->dev);
+		ck_assert_int_eq(x->has_realm, y->has_realm);
+		ck_assert_uint_eq(x->realm, y->realm);
+	}
+	ck_assert_uint_eq(a->nrules, b->nrules);
+	for (i = 0; i < a->nrules; i++) {
+		const struct policy_rule *x = &a->rules[i], *y = &b->rules[i];
+
+		ck_assert_str_eq(x->name, y->name);
+		ck_assert_int_eq(x->has_proto, y->has_proto);
+		ck_assert_uint_eq(x->proto, y->proto);
+		ck_assert_uint_eq(x->ndport, y->ndport);
+		ck_assert_mem_eq(x->dport, y->dport, x->ndport * sizeof(x->dport[0]));
+		ck_assert_uint_eq(x->action, y->action);
+	}
+}
+
+START_TEST(test_flow_equals_block)
+{
+	struct policy *block = parse_file(CORPUS "/good/block.yaml");
+	struct policy *flow = parse_file(CORPUS "/good/flow.yaml");
+	char buf[PREFIX_STR_MAX], ports[64];
+
+	assert_same_policy(block, flow);
+	/* And what they both say: */
+	ck_assert_str_eq(block->name, "styles");
+	ck_assert_uint_eq(block->default_verdict, PD_DROP);
+	ck_assert_str_eq(fmt_prefix(&block->dests[1], buf), "2001:db8:1::/48");
+	ck_assert_str_eq(fmt_prefix(&block->routes[0].via, buf), "198.18.0.1/32");
+	ck_assert_str_eq(block->routes[0].dev, "eth1");
+	ck_assert(block->routes[0].has_realm);
+	ck_assert_uint_eq(block->routes[0].realm, 7);
+	ck_assert_uint_eq(block->nrules, 3);
+	ck_assert_str_eq(block->rules[0].name, "dns");
+	ck_assert(block->rules[0].has_proto);
+	ck_assert_uint_eq(block->rules[0].proto, 17);
+	ck_assert_str_eq(fmt_ports(&block->rules[0], ports, sizeof(ports)), "53");
+	ck_assert_uint_eq(block->rules[0].action, PD_PASS);
+	ck_assert_str_eq(fmt_ports(&block->rules[1], ports, sizeof(ports)), "80,443,8000-8080");
+	ck_assert(!block->rules[2].has_proto);
+	ck_assert_uint_eq(block->rules[2].ndport, 0);
+	ck_assert_uint_eq(block->rules[2].action, PD_DROP);
+	/* Positions are those of each file. */
+	ck_assert_uint_eq(block->rules[1].pos.line, 18);
+	ck_assert_uint_eq(block->rules[1].pos.col, 5);
+	ck_assert_uint_eq(flow->rules[1].pos.line, 7);
+	ck_assert_uint_eq(flow->rules[1].pos.col, 12);
+	policy_free(block);
+	policy_free(flow);
+}
+END_TEST
+
+START_TEST(test_protocols)
+{
+	static const struct {
+		const char *rule;
+		uint8_t proto;
+	} want[] = {
+		{ "tcp", 6 },	 { "udp", 17 },	 { "icmp", 1 },		 { "icmpv6", 58 },
+		{ "sctp", 132 }, { "gre", 47 },	 { "esp", 50 },		 { "ah", 51 },
+		{ "zero", 0 },	 { "max", 255 }, { "sctp-number", 132 },
+	};
+	struct policy *p = parse_file(CORPUS "/good/protocols.yaml");
+	size_t i;
+
+	ck_assert_uint_eq(p->nrules, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < p->nrules; i++) {
+		ck_assert_str_eq(p->rules[i].name, want[i].rule);
+		ck_assert(p->rules[i].has_proto);
+		ck_assert_uint_eq(p->rules[i].proto, want[i].proto);
+	}
+	ck_assert_uint_eq(p->rules[10].ndport, 1);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_ports_merged)
+{
+	struct policy *p = parse_file(CORPUS "/good/ports.yaml");
+	char ports[256];
+
+	ck_assert_str_eq(fmt_ports(&p->rules[0], ports, sizeof(ports)),
+			 "1-2,80-91,443,1000-2000,65535");
+	ck_assert_uint_eq(p->rules[0].ndport, 5);
+	/* dport without proto: no proto condition (the program tries TCP, UDP, SCTP). */
+	ck_assert(!p->rules[1].has_proto);
+	ck_assert_str_eq(fmt_ports(&p->rules[1], ports, sizeof(ports)), "5060-5061");
+	ck_assert_uint_eq(p->rules[2].ndport, PD_MAX_PORT_RANGES);
+	ck_assert_uint_eq(p->rules[2].dport[15].lo, 31);
+	ck_assert_uint_eq(p->rules[2].dport[15].hi, 33);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_empty_and_null_lists)
+{
+	struct policy *p = parse_file(CORPUS "/good/empty-lists.yaml");
+
+	ck_assert_uint_eq(p->nroutes, 0);
+	ck_assert_uint_eq(p->nrules, 2);
+	ck_assert(!p->rules[0].has_proto);
+	ck_assert_uint_eq(p->rules[0].ndport, 0);
+	ck_assert_uint_eq(p->rules[0].action, PD_PASS);
+	ck_assert(!p->rules[1].has_proto);
+	ck_assert_uint_eq(p->rules[1].action, PD_DROP);
+	policy_free(p);
+
+	p = parse_file(CORPUS "/good/null-lists.yaml");
+	ck_assert_uint_eq(p->nroutes, 0);
+	ck_assert_uint_eq(p->nrules, 0);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_quoted_values)
+{
+	struct policy *p = parse_file(CORPUS "/good/quoted.yaml");
+	char ports[64];
+
+	ck_assert_str_eq(p->name, "quoted");
+	ck_assert_uint_eq(p->ndests, 2);
+	ck_assert_uint_eq(p->rules[0].proto, 17);
+	ck_assert_str_eq(fmt_ports(&p->rules[0], ports, sizeof(ports)), "53");
+	ck_assert_uint_eq(p->rules[0].action, PD_DROP);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_routes)
+{
+	struct policy *p = parse_file(CORPUS "/good/routes.yaml");
+	const struct policy_route *r = p->routes;
+	char buf[PREFIX_STR_MAX];
+
+	ck_assert_uint_eq(p->default_verdict, PD_PASS);
+	ck_assert_uint_eq(p->nroutes, 5);
+	ck_assert_str_eq(fmt_prefix(&r[0].to, buf), "198.18.8.0/22");
+	ck_assert(r[0].has_via);
+	ck_assert_str_eq(r[0].dev, "");
+	ck_assert(!r[0].has_realm);
+	ck_assert_uint_eq(r[0].pos.line, 12);
+	ck_assert_uint_eq(r[0].pos.col, 5);
+	ck_assert(!r[1].has_via);
+	ck_assert_str_eq(r[1].dev, "abcdefghijklmno");
+	ck_assert_str_eq(fmt_prefix(&r[2].to, buf), "198.18.10.7/32");
+	ck_assert_uint_eq(r[2].via.family, AF_INET6);
+	ck_assert_uint_eq(r[2].via.len, 128);
+	ck_assert_str_eq(prefix_format(&r[2].via, true, buf, sizeof(buf)), "fe80::1");
+	ck_assert(r[2].has_realm);
+	ck_assert_uint_eq(r[2].realm, 65535);
+	ck_assert_str_eq(fmt_prefix(&r[3].to, buf), "2001:db8:8:1::/64");
+	ck_assert_str_eq(r[4].dev, "lo");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_max_rules)
+{
+	struct policy *p = parse_file(CORPUS "/good/max-rules.yaml");
+
+	ck_assert_uint_eq(p->nrules, PD_MAX_RULES);
+	ck_assert_str_eq(p->rules[63].name, "rule-63");
+	ck_assert_uint_eq(p->rules[63].dport[0].lo, 1063);
+	ck_assert_uint_eq(p->rules[63].action, PD_DROP);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_not_nul_terminated)
+{
+	static const char text[] = "policy: web\ndestinations: [198.18.0.0/24]\ntrailing: junk";
+	struct policy_error err;
+	struct policy *p = NULL;
+
+	/* @len ends before "trailing": the reader must not look past it. */
+	ck_assert_int_eq(
+		policy_parse("t.yaml", text, strlen(text) - strlen("trailing: junk"), &p, &err), 0);
+	ck_assert_str_eq(p->name, "web");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_crlf)
+{
+	struct policy *p = parse_text("policy: web\r\ndestinations:\r\n  - 198.18.0.0/24\r\n");
+
+	ck_assert_uint_eq(p->dest_pos[0].line, 3);
+	ck_assert_uint_eq(p->dest_pos[0].col, 5);
+	policy_free(p);
+}
+END_TEST
+
+/* --- errors that a corpus file cannot hold well ---------------------------- */
+
+START_TEST(test_size_limit)
+{
+	static const char head[] = "policy: big\ndestinations: [198.18.0.0/24]\n#";
+	size_t size = POLICY_TEXT_MAX + 1;
+	struct policy_error err;
+	struct policy *p = NULL;
+	char *text;
+
+	text = malloc(size);
+	ck_assert_ptr_nonnull(text);
+	memset(text, 'x', size);
+	memcpy(text, head, strlen(head));
+	expect_error(text, size, "t.yaml:1:1: policy is larger than 16 MiB");
+
+	/* Exactly the limit is fine. */
+	text[size - 2] = '\n';
+	ck_assert_int_eq(policy_parse("t.yaml", text, size - 1, &p, &err), 0);
+	ck_assert_str_eq(p->name, "big");
+	policy_free(p);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_nul_byte)
+{
+	static const char text[] = "policy: web\ndestinations: [198.18.0.0/24]\nrules: [\0]\n";
+
+	expect_error(
+		text, sizeof(text) - 1,
+		"t.yaml:3:9: invalid YAML: control characters are not allowed (found 0x00; expected UTF-8 text)");
+	expect_error(
+		"\0", 1,
+		"t.yaml:1:1: invalid YAML: control characters are not allowed (found 0x00; expected UTF-8 text)");
+}
+END_TEST
+
+START_TEST(test_invalid_utf8)
+{
+	static const char bad_lead[] =
+		"policy: web\ndestinations: [198.18.0.0/24] # caf\xc3\xa9\xff\n";
+	static const char bad_trail[] = "policy: web\ndestinations: [198.18.0.0/24] # caf\xe9!\n";
+	static const char cut[] = "policy: web\ndestinations: [198.18.0.0/24]\n# \xc3";
+	static const char utf16[] = "\xff\xfep\0o\0";
+	static const char overlong[] = "policy: w\xc0\xafx\n";
+
+	/* Columns count characters, as libyaml's marks do: the "é" before 0xff is one. */
+	expect_error(
+		bad_lead, strlen(bad_lead),
+		"t.yaml:2:37: invalid YAML: invalid leading UTF-8 octet (found 0xff; expected UTF-8 text)");
+	/* libyaml points at the octet that breaks the sequence, the '!'. */
+	expect_error(
+		bad_trail, strlen(bad_trail),
+		"t.yaml:2:37: invalid YAML: invalid trailing UTF-8 octet (found 0x21; expected UTF-8 text)");
+	expect_error(
+		cut, strlen(cut),
+		"t.yaml:3:3: invalid YAML: incomplete UTF-8 octet sequence (expected UTF-8 text)");
+	expect_error(
+		utf16, sizeof(utf16) - 1,
+		"t.yaml:1:1: invalid YAML: invalid leading UTF-8 octet (found 0xff; expected UTF-8 text)");
+	expect_error(
+		overlong, strlen(overlong),
+		"t.yaml:1:10: invalid YAML: invalid length of a UTF-8 sequence (expected UTF-8 text)");
+}
+END_TEST
+
+START_TEST(test_empty_text)
+{
+	struct policy_error err;
+	struct policy *p = NULL;
+
+	expect_error(
+		"", 0,
+		"t.yaml:1:1: empty policy (expected a mapping with policy, destinations, ...)");
+	ck_assert_int_eq(policy_parse("t.yaml", NULL, 0, &p, &err), -EINVAL);
+	ck_assert_ptr_null(p);
+	ck_assert_str_eq(
+		err.msg,
+		"t.yaml:1:1: empty policy (expected a mapping with policy, destinations, ...)");
+	/* No error buffer: still no crash, still the error code. */
+	ck_assert_int_eq(policy_parse("t.yaml", "x: [", 4, &p, NULL), -EINVAL);
+	ck_assert_ptr_null(p);
+}
+END_TEST
+
+START_TEST(test_long_value_quoted_short)
+{
+	char text[600], expect[512], name[301];
+
+	memset(name, 'n', 300);
+	name[300] = '\0';
+	name[10] = '\n'; /* a double-quoted "\n" escape is a control character */
+	snprintf(text, sizeof(text), "policy: \"%.10s\\n%s\"\ndestinations: [198.18.0.0/24]\n",
+		 name, name + 11);
+	snprintf(
+		expect, sizeof(expect),
+		"t.yaml:1:9: invalid policy name '%.10s?%.53s...' (expected [a-z0-9][a-z0-9_-]{0,31})",
+		name, name + 11);
+	expect_error(text, strlen(text), expect);
+}
+END_TEST
+
+START_TEST(test_deep_nesting)
+{
+	size_t size = POLICY_TEXT_MAX, i;
+	char *text = malloc(size);
+
+	/* libyaml alone would take hours on this, or a gigabyte on "- - - ...". */
+	ck_assert_ptr_nonnull(text);
+	memset(text, '[', size);
+	expect_error(
+		text, size,
+		"t.yaml:1:17: lists and mappings nested more than 16 deep (expected a policy)");
+	for (i = 0; i + 1 < size; i += 2)
+		memcpy(text + i, "- ", 2);
+	expect_error(
+		text, size,
+		"t.yaml:1:33: lists and mappings nested more than 16 deep (expected a policy)");
+	free(text);
+}
+END_TEST
+
+/* 2001:db8::N/128 for N in [0, @n), one per line, under "destinations:". */
+static char *many_destinations(size_t n, const char *extra)
+{
+	size_t size = 64 + n * 32 + strlen(extra), used;
+	char *text = malloc(size);
+	size_t i;
+
+	ck_assert_ptr_nonnull(text);
+	used = (size_t)snprintf(text, size, "policy: big\ndestinations:\n");
+	for (i = 0; i < n; i++)
+		used += (size_t)snprintf(text + used, size - used, "  - 2001:db8::%zx:%zx\n",
+					 i >> 16, i & 0xffff);
+	snprintf(text + used, size - used, "%s", extra);
+	return text;
+}
+
+START_TEST(test_destination_limit)
+{
+	struct policy_error err;
+	struct policy *p = NULL;
+	char expect[128];
+	char *text;
+
+	text = many_destinations(PD_MAX_DESTS,
+				 "routes: [ { to: \"2001:db8::3:ffff\", dev: eth1 } ]\n");
+	ck_assert_int_eq(policy_parse("t.yaml", text, strlen(text), &p, &err), 0);
+	ck_assert_uint_eq(p->ndests, PD_MAX_DESTS);
+	ck_assert_uint_eq(p->nroutes, 1);
+	policy_free(p);
+	free(text);
+
+	text = many_destinations(PD_MAX_DESTS + 1, "");
+	snprintf(expect, sizeof(expect), "t.yaml:%u:5: too many destinations (expected at most %u)",
+		 PD_MAX_DESTS + 3, PD_MAX_DESTS);
+	expect_error(text, strlen(text), expect);
+	free(text);
+
+	/* A duplicate far from its original is still found, and reported once. */
+	text = many_destinations(100000, "  - 2001:db8::0:2a\n  - 2001:db8::0:7\n");
+	expect_error(text, strlen(text),
+		     "t.yaml:100003:5: duplicate destination '2001:db8::2a/128' (first at 45:5)");
+	free(text);
+}
+END_TEST
+
+/* --- the compiler ------------------------------------------------------------ */
+
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (b[i])
+			return false;
+	}
+	return true;
+}
+
+START_TEST(test_compile)
+{
+	struct policy *p = parse_file(CORPUS "/good/block.yaml");
+	uint32_t counters[3] = { 1000, 1001, 1002 };
+	struct policy_error err;
+	struct pd_policy *out;
+	unsigned int i;
+
+	out = malloc(sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+	memset(out, 0xa5, sizeof(*out)); /* garbage the compiler must clear */
+	ck_assert_int_eq(policy_compile(p, counters, 77, out, &err), 0);
+
+	ck_assert_uint_eq(out->flags, PD_POLICY_ACTIVE);
+	ck_assert_uint_eq(out->default_counter, 77);
+	ck_assert_uint_eq(out->default_verdict, PD_DROP);
+	ck_assert_uint_eq(out->nrules, 3);
+	ck_assert(all_zero(out->pad, sizeof(out->pad)));
+
+	ck_assert_uint_eq(out->rules[0].counter, 1000);
+	ck_assert_uint_eq(out->rules[0].match, PD_MATCH_PROTO | PD_MATCH_DPORT);
+	ck_assert_uint_eq(out->rules[0].proto, 17);
+	ck_assert_uint_eq(out->rules[0].action, PD_PASS);
+	ck_assert_uint_eq(out->rules[0].ndport, 1);
+	ck_assert_uint_eq(out->rules[0].dport[0].lo, 53);
+	ck_assert_uint_eq(out->rules[0].dport[0].hi, 53);
+
+	ck_assert_uint_eq(out->rules[1].counter, 1001);
+	ck_assert_uint_eq(out->rules[1].ndport, 3);
+	ck_assert_uint_eq(out->rules[1].dport[2].lo, 8000);
+	ck_assert_uint_eq(out->rules[1].dport[2].hi, 8080);
+
+	ck_assert_uint_eq(out->rules[2].counter, 1002);
+	ck_assert_uint_eq(out->rules[2].match, 0);
+	ck_assert_uint_eq(out->rules[2].proto, 0);
+	ck_assert_uint_eq(out->rules[2].action, PD_DROP);
+
+	for (i = 0; i < 3; i++) {
+		const struct pd_rule *r = &out->rules[i];
+
+		ck_assert_uint_eq(r->pad, 0);
+		ck_assert_uint_eq(r->pad2, 0);
+		ck_assert(all_zero(&r->dport[r->ndport],
+				   (PD_MAX_PORT_RANGES - r->ndport) * sizeof(r->dport[0])));
+	}
+	ck_assert(all_zero(&out->rules[3], (PD_MAX_RULES - 3) * sizeof(out->rules[0])));
+	free(out);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_compile_dport_only)
+{
+	struct policy *p = parse_file(CORPUS "/good/ports.yaml");
+	uint32_t counters[3] = { 5, 6, 7 };
+	struct policy_error err;
+	struct pd_policy *out;
+
+	out = malloc(sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(policy_compile(p, counters, 4, out, &err), 0);
+	ck_assert_uint_eq(out->rules[1].match, PD_MATCH_DPORT);
+	ck_assert_uint_eq(out->rules[1].ndport, 1);
+	ck_assert_uint_eq(out->rules[2].ndport, PD_MAX_PORT_RANGES);
+	ck_assert_uint_eq(out->rules[2].proto, 132);
+	ck_assert_uint_eq(out->rules[2].action, PD_DROP);
+	free(out);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_compile_too_big)
+{
+	static uint32_t counters[PD_MAX_RULES + 1];
+	struct policy_rule rules[PD_MAX_RULES + 1];
+	struct policy p = { .name = "huge", .rules = rules };
+	struct policy_error err = { .msg = "" };
+	struct pd_policy *out;
+
+	memset(rules, 0, sizeof(rules));
+	out = malloc(sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+
+	p.nrules = PD_MAX_RULES + 1;
+	ck_assert_int_eq(policy_compile(&p, counters, 0, out, &err), -E2BIG);
+	ck_assert_str_eq(err.msg, "policy 'huge' has 65 rules (expected at most 64)");
+
+	p.nrules = 2;
+	strcpy(rules[1].name, "ports");
+	rules[1].ndport = PD_MAX_PORT_RANGES + 1;
+	ck_assert_int_eq(policy_compile(&p, counters, 0, out, &err), -E2BIG);
+	ck_assert_str_eq(err.msg,
+			 "rule 'ports' of policy 'huge' has 17 port ranges (expected at most 16)");
+
+	rules[1].ndport = PD_MAX_PORT_RANGES;
+	ck_assert_int_eq(policy_compile(&p, counters, 0, out, &err), 0);
+	ck_assert_uint_eq(out->nrules, 2);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	char buf[64];
+	int i, named = 0;
+
+	ck_assert_str_eq(policy_verdict_name(PD_PASS), "pass");
+	ck_assert_str_eq(policy_verdict_name(PD_DROP), "drop");
+	ck_assert_str_eq(policy_reason_name(PD_REASON_RULE), "rule");
+	ck_assert_str_eq(policy_reason_name(PD_REASON_DEFAULT), "default");
+	ck_assert_str_eq(policy_reason_name(PD_REASON_LIMIT), "limit");
+	ck_assert_str_eq(policy_reason_name(PD_REASON_QUOTA), "quota");
+	ck_assert_str_eq(policy_reason_name(PD_REASON_BLOCKED), "blocked");
+	ck_assert_str_eq(policy_reason_name(PD_REASON_TABLE_FULL), "table-full");
+	ck_assert_ptr_nonnull(policy_reason_name(PD_REASON_MAX));
+
+	ck_assert_str_eq(policy_proto_name(1), "icmp");
+	ck_assert_str_eq(policy_proto_name(6), "tcp");
+	ck_assert_str_eq(policy_proto_name(17), "udp");
+	ck_assert_str_eq(policy_proto_name(47), "gre");
+	ck_assert_str_eq(policy_proto_name(50), "esp");
+	ck_assert_str_eq(policy_proto_name(51), "ah");
+	ck_assert_str_eq(policy_proto_name(58), "icmpv6");
+	ck_assert_str_eq(policy_proto_name(132), "sctp");
+	for (i = 0; i < 256; i++)
+		named += policy_proto_name((uint8_t)i) != NULL;
+	ck_assert_int_eq(named, 8);
+
+	{
+		const struct pd_port_range r[] = { { 80, 80 }, { 443, 443 }, { 8000, 8080 } };
+
+		policy_format_ports(r, 3, buf, sizeof(buf));
+		ck_assert_str_eq(buf, "80,443,8000-8080");
+		policy_format_ports(r, 0, buf, sizeof(buf));
+		ck_assert_str_eq(buf, "");
+		/* Too small: cut, but always terminated. */
+		policy_format_ports(r, 3, buf, 8);
+		ck_assert_str_eq(buf, "80,443,");
+		policy_format_ports(r, 3, buf, 1);
+		ck_assert_str_eq(buf, "");
+	}
+}
+END_TEST
+
+static Suite *policy_suite(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc;
+
+	tc = tcase_create("corpus");
+	tcase_add_test(tc, test_corpus_present);
+	tcase_add_loop_test(tc, test_bad_corpus, 0, (int)bad_corpus.n);
+	tcase_add_loop_test(tc, test_good_corpus, 0, (int)good_corpus.n);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("keys");
+	tcase_add_test(tc, test_web_example);
+	tcase_add_test(tc, test_minimal_defaults);
+	tcase_add_test(tc, test_flow_equals_block);
+	tcase_add_test(tc, test_protocols);
+	tcase_add_test(tc, test_ports_merged);
+	tcase_add_test(tc, test_empty_and_null_lists);
+	tcase_add_test(tc, test_quoted_values);
+	tcase_add_test(tc, test_routes);
+	tcase_add_test(tc, test_max_rules);
+	tcase_add_test(tc, test_not_nul_terminated);
+	tcase_add_test(tc, test_crlf);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	/* 16 MiB and 262,144 prefixes take a while under valgrind. */
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_size_limit);
+	tcase_add_test(tc, test_nul_byte);
+	tcase_add_test(tc, test_invalid_utf8);
+	tcase_add_test(tc, test_empty_text);
+	tcase_add_test(tc, test_long_value_quoted_short);
+	tcase_add_test(tc, test_deep_nesting);
+	tcase_add_test(tc, test_destination_limit);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("compile");
+	tcase_add_test(tc, test_compile);
+	tcase_add_test(tc, test_compile_dport_only);
+	tcase_add_test(tc, test_compile_too_big);
+	tcase_add_test(tc, test_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	corpus_load(&bad_corpus, "bad");
+	corpus_load(&good_corpus, "good");
+	sr = srunner_create(policy_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	corpus_free(&bad_corpus);
+	corpus_free(&good_corpus);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
