@@ -1,0 +1,876 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The set of applied policies: apply (compile, plan routes, commit the maps
+ * in one generation switch, install routes, save state; undo everything on
+ * any failure), remove, restore at start-up, and route reconciliation.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "daemon.h"
+
+enum route_action {
+	ROUTE_ADDED,
+	ROUTE_REPLACED,
+	ROUTE_KEPT,
+	ROUTE_CHANGED,
+};
+
+static const char *const route_action_names[] = {
+	[ROUTE_ADDED] = "added",
+	[ROUTE_REPLACED] = "replaced",
+	[ROUTE_KEPT] = "kept",
+	[ROUTE_CHANGED] = "changed",
+};
+
+void applied_policy_free(struct applied_policy *ap)
+{
+	if (!ap)
+		return;
+	policy_free(ap->pol);
+	free(ap->source);
+	free(ap->file);
+	free(ap->rule_counters);
+	free(ap->routes);
+	free(ap);
+}
+
+void policy_set_release(struct policy_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		applied_policy_free(set->v[i]);
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+}
+
+struct applied_policy *policy_set_find(const struct policy_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->v[i]->pol->name, name) == 0)
+			return set->v[i];
+	return NULL;
+}
+
+size_t policy_set_ndests(const struct policy_set *set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->n; i++)
+		n += set->v[i]->pol->ndests;
+	return n;
+}
+
+static int index_alloc(uint8_t *used, size_t n, uint32_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!used[i]) {
+			used[i] = 1;
+			*out = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static struct owned_route *owned_route_find(const struct applied_policy *ap,
+					    const struct prefix *dst)
+{
+	if (!ap)
+		return NULL;
+	for (size_t i = 0; i < ap->nroutes; i++)
+		if (prefix_equal(&ap->routes[i].dst, dst))
+			return &ap->routes[i];
+	return NULL;
+}
+
+static bool route_same(const struct route_info *a, const struct route_info *b)
+{
+	return prefix_equal(&a->dst, &b->dst) && a->table == b->table && a->ifindex == b->ifindex &&
+	       a->has_gw == b->has_gw && (!a->has_gw || prefix_equal(&a->gw, &b->gw)) &&
+	       a->has_realm == b->has_realm && a->realm == b->realm &&
+	       a->has_priority == b->has_priority && a->priority == b->priority &&
+	       a->tos == b->tos && a->onlink == b->onlink && a->has_prefsrc == b->has_prefsrc &&
+	       (!a->has_prefsrc || prefix_equal(&a->prefsrc, &b->prefsrc)) &&
+	       a->metrics_set == b->metrics_set &&
+	       memcmp(a->metrics, b->metrics, sizeof(a->metrics)) == 0;
+}
+
+static int prefix_cmp(const void *a, const void *b)
+{
+	const struct prefix *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family - y->family;
+	if (x->len != y->len)
+		return x->len - y->len;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+/* Two policies may not declare the same prefix (SPEC §4). Sorted and
+ * searched: 100,000 destinations against 100,000 must stay fast. */
+static int check_claims(const struct policy_set *set, const struct policy *pol, char *err,
+			size_t errlen)
+{
+	struct prefix *all;
+	size_t n = 0, total = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->v[i]->pol->name, pol->name))
+			total += set->v[i]->pol->ndests;
+	if (total + pol->ndests > PD_MAX_DESTS) {
+		snprintf(
+			err, errlen,
+			"policy %s: %zu destinations would exceed the capacity of %u across all policies",
+			pol->name, total + pol->ndests, PD_MAX_DESTS);
+		return -ENOSPC;
+	}
+	if (!total)
+		return 0;
+	all = malloc(total * sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct policy *q = set->v[i]->pol;
+
+		if (strcmp(q->name, pol->name) == 0)
+			continue;
+		memcpy(all + n, q->dests, q->ndests * sizeof(*all));
+		n += q->ndests;
+	}
+	qsort(all, n, sizeof(*all), prefix_cmp);
+	for (size_t j = 0; j < pol->ndests && !ret; j++) {
+		char buf[PREFIX_STR_MAX];
+
+		if (!bsearch(&pol->dests[j], all, n, sizeof(*all), prefix_cmp))
+			continue;
+		for (size_t i = 0; i < set->n; i++) {
+			const struct policy *q = set->v[i]->pol;
+
+			if (strcmp(q->name, pol->name) == 0)
+				continue;
+			for (size_t k = 0; k < q->ndests; k++) {
+				if (!prefix_equal(&q->dests[k], &pol->dests[j]))
+					continue;
+				snprintf(err, errlen,
+					 "%u:%u: destination %s is already claimed by policy %s",
+					 pol->dest_pos[j].line, pol->dest_pos[j].col,
+					 prefix_format(&pol->dests[j], false, buf, sizeof(buf)),
+					 q->name);
+				ret = -EEXIST;
+			}
+		}
+	}
+	free(all);
+	return ret;
+}
+
+/* The policy's routes: entry that covers @dst most specifically. */
+static const struct policy_route *policy_route_for(const struct policy *pol,
+						   const struct prefix *dst)
+{
+	const struct policy_route *best = NULL;
+
+	for (size_t i = 0; i < pol->nroutes; i++) {
+		const struct policy_route *r = &pol->routes[i];
+
+		if (prefix_contains(&r->to, dst) && (!best || r->to.len > best->to.len))
+			best = r;
+	}
+	return best;
+}
+
+static int route_from_policy(const struct policy_route *pr, const struct prefix *dst,
+			     struct route_info *out)
+{
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	out->dst = *dst;
+	out->table = 254; /* RT_TABLE_MAIN */
+	out->type = 1; /* RTN_UNICAST */
+	out->scope = pr->has_via ? 0 /* RT_SCOPE_UNIVERSE */ : 253 /* RT_SCOPE_LINK */;
+	out->protocol = RTPROT_POLICYD;
+	out->has_gw = pr->has_via;
+	out->gw = pr->via;
+	out->has_realm = pr->has_realm;
+	out->realm = pr->realm;
+	if (pr->dev[0]) {
+		err = route_ifindex(pr->dev, &out->ifindex);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Decide the route for each destination of @ap (SPEC §6): keep a route the
+ * previous version owned; wrap a foreign route for exactly the prefix; else
+ * add one with the covering route's nexthop, or with the policy's routes:.
+ */
+static int plan_routes_in(const struct route_table *table, struct applied_policy *ap,
+			  const struct applied_policy *old, enum route_action *actions, char *err,
+			  size_t errlen)
+{
+	const struct policy *pol = ap->pol;
+	char pbuf[PREFIX_STR_MAX];
+	int ret;
+
+	ap->nroutes = pol->ndests;
+	for (size_t i = 0; i < pol->ndests; i++) {
+		const struct prefix *dst = &pol->dests[i];
+		struct owned_route *o = &ap->routes[i];
+		const struct owned_route *prev = owned_route_find(old, dst);
+		struct route_info exact, cover;
+		bool found, cover_found;
+		const struct policy_route *pr;
+
+		prefix_format(dst, false, pbuf, sizeof(pbuf));
+		o->dst = *dst;
+		if (prev && prev->replaced) {
+			*o = *prev;
+			actions[i] = ROUTE_KEPT;
+			continue;
+		}
+		ret = route_table_lookup(table, dst, &exact, &found, &cover, &cover_found);
+		if (ret) {
+			snprintf(err, errlen, "cannot look up the routes for %s: %s", pbuf,
+				 strerror(-ret));
+			return ret;
+		}
+		if (found && exact.protocol != RTPROT_POLICYD) {
+			if (exact.multipath) {
+				snprintf(
+					err, errlen,
+					"the route for %s is multipath: not supported yet by this version",
+					pbuf);
+				return -EOPNOTSUPP;
+			}
+			if (exact.has_encap) {
+				snprintf(
+					err, errlen,
+					"the route for %s already has an encap of its own: not touched",
+					pbuf);
+				return -EBUSY;
+			}
+			o->replaced = true;
+			o->original = exact;
+			o->installed = exact;
+			o->installed.protocol = RTPROT_POLICYD;
+			actions[i] = ROUTE_REPLACED;
+			continue;
+		}
+		pr = policy_route_for(pol, dst);
+		if (cover_found && !cover.multipath) {
+			o->installed = cover;
+			o->installed.dst = *dst;
+			o->installed.has_encap = false;
+			o->installed.encap_name[0] = '\0';
+		} else if (pr) {
+			ret = route_from_policy(pr, dst, &o->installed);
+			if (ret) {
+				snprintf(err, errlen, "%s:%u:%u: route for %s: no interface %s",
+					 ap->file, pr->pos.line, pr->pos.col, pbuf, pr->dev);
+				return ret;
+			}
+		} else if (cover_found) {
+			snprintf(
+				err, errlen,
+				"the route covering %s is multipath: not supported yet by this version (add a routes: entry or a single-nexthop route)",
+				pbuf);
+			return -EOPNOTSUPP;
+		} else {
+			snprintf(
+				err, errlen,
+				"no route covers destination %s and the policy has no routes: entry for it",
+				pbuf);
+			return -ENETUNREACH;
+		}
+		o->installed.protocol = RTPROT_POLICYD;
+		if (prev)
+			actions[i] = route_same(&prev->installed, &o->installed) ? ROUTE_KEPT :
+										   ROUTE_CHANGED;
+		else
+			actions[i] = ROUTE_ADDED;
+	}
+	return 0;
+}
+
+static int plan_routes(struct daemon *d, struct applied_policy *ap,
+		       const struct applied_policy *old, enum route_action *actions, char *err,
+		       size_t errlen)
+{
+	struct route_table *table = NULL;
+	int ret;
+
+	ap->routes = calloc(ap->pol->ndests ? ap->pol->ndests : 1, sizeof(*ap->routes));
+	if (!ap->routes)
+		return -ENOMEM;
+	/* One dump of the tables, many lookups: a dump per destination would
+	 * make a 100,000-prefix apply take minutes. */
+	ret = route_table_load(d->rt, &table);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the routing tables: %s", strerror(-ret));
+		return ret;
+	}
+	ret = plan_routes_in(table, ap, old, actions, err, errlen);
+	route_table_free(table);
+	return ret;
+}
+
+/* Take @o's route back to what it was before policyd: the original, or
+ * nothing. */
+static int route_release(struct daemon *d, const struct owned_route *o)
+{
+	return o->replaced ? route_restore(d->rt, &o->original) :
+			     route_delete_owned(d->rt, &o->installed);
+}
+
+static json_t *route_json(const struct owned_route *o, const char *action)
+{
+	char pbuf[PREFIX_STR_MAX], rbuf[256];
+
+	route_info_format(&o->installed, rbuf, sizeof(rbuf));
+	return json_pack("{s:s, s:s, s:s}", "dst",
+			 prefix_format(&o->dst, false, pbuf, sizeof(pbuf)), "action", action,
+			 "route", rbuf);
+}
+
+static json_t *dests_json(const struct policy *pol)
+{
+	json_t *a = json_array();
+	char buf[PREFIX_STR_MAX];
+
+	for (size_t i = 0; i < pol->ndests; i++)
+		json_array_append_new(
+			a, json_string(prefix_format(&pol->dests[i], false, buf, sizeof(buf))));
+	return a;
+}
+
+/* Index allocation for @ap: its slot and counters carry over from @old by
+ * rule name; new ones are taken now and returned by release_new_indices()
+ * if the apply fails. */
+static int take_indices(struct daemon *d, struct applied_policy *ap,
+			const struct applied_policy *old)
+{
+	const struct policy *pol = ap->pol;
+	int err;
+
+	/* UINT32_MAX marks "not taken" for release_indices() on failure. */
+	ap->slot = ap->default_counter = UINT32_MAX;
+	ap->rule_counters = malloc((pol->nrules ? pol->nrules : 1) * sizeof(uint32_t));
+	if (!ap->rule_counters)
+		return -ENOMEM;
+	memset(ap->rule_counters, 0xff, (pol->nrules ? pol->nrules : 1) * sizeof(uint32_t));
+	if (old) {
+		ap->slot = old->slot;
+		ap->default_counter = old->default_counter;
+	} else {
+		err = index_alloc(d->slot_used, PD_MAX_POLICIES, &ap->slot);
+		if (err)
+			return err;
+		err = index_alloc(d->counter_used, PD_MAX_RULE_COUNTERS, &ap->default_counter);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < pol->nrules; i++) {
+		bool kept = false;
+
+		for (size_t j = 0; old && j < old->pol->nrules; j++) {
+			if (strcmp(old->pol->rules[j].name, pol->rules[i].name) == 0) {
+				ap->rule_counters[i] = old->rule_counters[j];
+				kept = true;
+				break;
+			}
+		}
+		if (kept)
+			continue;
+		err = index_alloc(d->counter_used, PD_MAX_RULE_COUNTERS, &ap->rule_counters[i]);
+		if (err)
+			return err;
+		/* A counter starts at zero for its new rule; nothing reads
+		 * it before the generation switch. */
+		err = maps_zero_rule_stats(d, ap->rule_counters[i]);
+		if (err)
+			return err;
+	}
+	if (!old) {
+		err = maps_zero_policy_stats(d, ap->slot);
+		if (!err)
+			err = maps_zero_rule_stats(d, ap->default_counter);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static bool counter_in(uint32_t c, const struct applied_policy *ap)
+{
+	if (!ap)
+		return false;
+	if (c == ap->default_counter)
+		return true;
+	for (size_t i = 0; i < ap->pol->nrules; i++)
+		if (ap->rule_counters[i] == c)
+			return true;
+	return false;
+}
+
+/* Give back the indices @from holds that @keep does not (UINT32_MAX: never
+ * taken). */
+static void release_indices(struct daemon *d, const struct applied_policy *from,
+			    const struct applied_policy *keep)
+{
+	if (!from->rule_counters)
+		return;
+	if (!keep) {
+		if (from->slot != UINT32_MAX)
+			d->slot_used[from->slot] = 0;
+		if (from->default_counter != UINT32_MAX)
+			d->counter_used[from->default_counter] = 0;
+	}
+	for (size_t i = 0; i < from->pol->nrules; i++)
+		if (from->rule_counters[i] != UINT32_MAX &&
+		    !counter_in(from->rule_counters[i], keep))
+			d->counter_used[from->rule_counters[i]] = 0;
+}
+
+/* A set equal to d->set with @ap in place of the policy of its name. */
+static int set_with(const struct policy_set *set, struct applied_policy *ap, struct policy_set *out)
+{
+	size_t n = 0;
+
+	out->v = calloc(set->n + 1, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n; i++) {
+		if (ap && strcmp(set->v[i]->pol->name, ap->pol->name) == 0)
+			continue;
+		out->v[n++] = set->v[i];
+	}
+	if (ap)
+		out->v[n++] = ap;
+	out->n = n;
+	return 0;
+}
+
+static int set_without(const struct policy_set *set, const struct applied_policy *gone,
+		       struct policy_set *out)
+{
+	size_t n = 0;
+
+	out->v = calloc(set->n ? set->n : 1, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i] != gone)
+			out->v[n++] = set->v[i];
+	out->n = n;
+	return 0;
+}
+
+/* Put the routes of @ap's first @n destinations back as they were before
+ * this apply: as @old had them, or released. */
+static void undo_routes(struct daemon *d, const struct applied_policy *ap,
+			const struct applied_policy *old, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct owned_route *prev = owned_route_find(old, &ap->routes[i].dst);
+		int err;
+
+		if (prev)
+			err = route_install_bpf(d->rt, &prev->installed, d->prog_fd, d->route_name);
+		else
+			err = route_release(d, &ap->routes[i]);
+		if (err)
+			pr_err("cannot undo the route for destination %zu of policy %s: %s", i,
+			       ap->pol->name, strerror(-err));
+	}
+}
+
+/* Does the kernel see @a and @b as the same route (a replace of one
+ * replaces the other)? */
+static bool route_key_same(const struct route_info *a, const struct route_info *b)
+{
+	return prefix_equal(&a->dst, &b->dst) && a->table == b->table && a->tos == b->tos &&
+	       a->has_priority == b->has_priority && a->priority == b->priority;
+}
+
+static int install_routes(struct daemon *d, const struct applied_policy *ap,
+			  const struct applied_policy *old, char *err, size_t errlen)
+{
+	char pbuf[PREFIX_STR_MAX];
+	int ret;
+
+	for (size_t i = 0; i < ap->nroutes; i++) {
+		const struct owned_route *prev = owned_route_find(old, &ap->routes[i].dst);
+
+		ret = route_install_bpf(d->rt, &ap->routes[i].installed, d->prog_fd, d->route_name);
+		if (ret) {
+			snprintf(err, errlen, "cannot install the route for %s: %s",
+				 prefix_format(&ap->routes[i].dst, false, pbuf, sizeof(pbuf)),
+				 strerror(-ret));
+			undo_routes(d, ap, old, i);
+			return ret;
+		}
+		/* A changed route with another metric did not replace the
+		 * old one: take that away. */
+		if (prev && !prev->replaced &&
+		    !route_key_same(&prev->installed, &ap->routes[i].installed))
+			route_delete_owned(d->rt, &prev->installed);
+	}
+	return 0;
+}
+
+/* Routes of @old's destinations that @ap no longer has: released, or with
+ * @dry_run only listed. */
+static void release_dropped_routes(struct daemon *d, const struct applied_policy *old,
+				   const struct applied_policy *ap, bool dry_run, json_t *routes)
+{
+	char pbuf[PREFIX_STR_MAX];
+
+	for (size_t i = 0; old && i < old->nroutes; i++) {
+		const struct owned_route *o = &old->routes[i];
+		int err;
+
+		if (owned_route_find(ap, &o->dst))
+			continue;
+		json_array_append_new(routes, route_json(o, o->replaced ? "restored" : "deleted"));
+		if (dry_run)
+			continue;
+		err = route_release(d, o);
+		if (err)
+			pr_err("cannot release the route for %s: %s",
+			       prefix_format(&o->dst, false, pbuf, sizeof(pbuf)), strerror(-err));
+	}
+}
+
+int policy_set_apply(struct daemon *d, const char *file, const char *text, size_t len, bool dry_run,
+		     json_t **result, char *err, size_t errlen)
+{
+	struct applied_policy *ap = NULL, *old;
+	struct policy_set next = {};
+	struct policy_error perr;
+	enum route_action *actions = NULL;
+	bool indices_taken = false;
+	json_t *routes = NULL;
+	int ret;
+
+	ap = calloc(1, sizeof(*ap));
+	if (!ap)
+		return -ENOMEM;
+	ret = policy_parse(file, text, len, &ap->pol, &perr);
+	if (ret) {
+		snprintf(err, errlen, "%s", perr.msg);
+		goto out;
+	}
+	old = policy_set_find(&d->set, ap->pol->name);
+	if (!old && d->set.n >= PD_MAX_POLICIES) {
+		snprintf(err, errlen,
+			 "%s: already %u policies applied, the most this version holds", file,
+			 PD_MAX_POLICIES);
+		ret = -ENOSPC;
+		goto out;
+	}
+	ret = check_claims(&d->set, ap->pol, err, errlen);
+	if (ret) {
+		if (ret == -EEXIST) {
+			/* Prefix the file to check_claims()' "line:col: ...". */
+			char tmp[512];
+
+			snprintf(tmp, sizeof(tmp), "%s:%s", file, err);
+			snprintf(err, errlen, "%s", tmp);
+		}
+		goto out;
+	}
+	actions = calloc(ap->pol->ndests ? ap->pol->ndests : 1, sizeof(*actions));
+	ap->source = strndup(text, len);
+	ap->file = strdup(file);
+	if (!actions || !ap->source || !ap->file) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ap->applied = time(NULL);
+	ret = plan_routes(d, ap, old, actions, err, errlen);
+	if (ret)
+		goto out;
+
+	routes = json_array();
+	for (size_t i = 0; i < ap->nroutes; i++)
+		json_array_append_new(routes,
+				      route_json(&ap->routes[i], route_action_names[actions[i]]));
+	if (dry_run) {
+		release_dropped_routes(d, old, ap, true, routes);
+		goto done;
+	}
+
+	ret = take_indices(d, ap, old);
+	indices_taken = true;
+	if (ret) {
+		snprintf(err, errlen, "policy %s: cannot allocate counters: %s", ap->pol->name,
+			 strerror(-ret));
+		goto out;
+	}
+	ret = set_with(&d->set, ap, &next);
+	if (ret)
+		goto out;
+	ret = maps_commit(d, &next, &d->set);
+	if (ret) {
+		snprintf(err, errlen, "policy %s: cannot write the maps: %s", ap->pol->name,
+			 strerror(-ret));
+		goto out;
+	}
+	ret = install_routes(d, ap, old, err, errlen);
+	if (!ret) {
+		ret = state_save(d, &next);
+		if (ret) {
+			snprintf(err, errlen, "policy %s: cannot save the state in %s: %s",
+				 ap->pol->name, d->opts.state_dir, strerror(-ret));
+			undo_routes(d, ap, old, ap->nroutes);
+		}
+	}
+	if (ret) {
+		/* Back to the set packets saw before this apply. */
+		if (maps_commit(d, &d->set, &next))
+			pr_err("policy %s: cannot restore the previous maps", ap->pol->name);
+		goto out;
+	}
+	release_dropped_routes(d, old, ap, false, routes);
+	if (old)
+		release_indices(d, old, ap);
+	free(d->set.v);
+	d->set = next;
+	next.v = NULL;
+	pr_info("applied policy %s from %s: %zu destinations, %zu rules", ap->pol->name, file,
+		ap->pol->ndests, ap->pol->nrules);
+	applied_policy_free(old);
+done:
+	*result = json_pack("{s:s, s:b, s:b, s:o, s:I, s:o}", "policy", ap->pol->name, "created",
+			    !old, "dry_run", dry_run, "destinations", dests_json(ap->pol), "rules",
+			    (json_int_t)ap->pol->nrules, "routes", routes);
+	routes = NULL;
+	if (dry_run)
+		applied_policy_free(ap);
+	ap = NULL;
+	ret = 0;
+out:
+	if (ap && indices_taken)
+		release_indices(d, ap, old);
+	applied_policy_free(ap);
+	json_decref(routes);
+	free(next.v);
+	free(actions);
+	return ret;
+}
+
+int policy_set_remove(struct daemon *d, const char *name, json_t **result, char *err, size_t errlen)
+{
+	struct applied_policy *ap = policy_set_find(&d->set, name);
+	struct policy_set next = {};
+	json_t *routes;
+	int ret;
+
+	if (!ap) {
+		snprintf(err, errlen, "no policy named '%s' is applied", name);
+		return -ENOENT;
+	}
+	ret = set_without(&d->set, ap, &next);
+	if (ret)
+		return ret;
+	ret = state_save(d, &next);
+	if (ret) {
+		snprintf(err, errlen, "cannot save the state in %s: %s", d->opts.state_dir,
+			 strerror(-ret));
+		goto out;
+	}
+	ret = maps_commit(d, &next, &d->set);
+	if (ret) {
+		snprintf(err, errlen, "cannot write the maps: %s", strerror(-ret));
+		state_save(d, &d->set);
+		goto out;
+	}
+	routes = json_array();
+	release_dropped_routes(d, ap, NULL, false, routes);
+	release_indices(d, ap, NULL);
+	free(d->set.v);
+	d->set = next;
+	next.v = NULL;
+	*result = json_pack("{s:s, s:o}", "policy", name, "routes", routes);
+	pr_info("removed policy %s", name);
+	applied_policy_free(ap);
+out:
+	free(next.v);
+	return ret;
+}
+
+/* Rebuild one applied policy from its state-file record; the indices must
+ * be free and in range. */
+static int restore_one(struct daemon *d, json_t *rec, struct applied_policy **out)
+{
+	struct applied_policy *ap;
+	struct policy_error perr;
+	const char *source = NULL, *file = NULL;
+	json_t *counters = NULL, *routes = NULL;
+	json_int_t slot = -1, def = -1, applied = 0;
+	int ret = -EINVAL;
+
+	if (json_unpack(rec, "{s:s, s:s, s:I, s:I, s:I, s:o, s:o}", "source", &source, "file",
+			&file, "slot", &slot, "default_counter", &def, "applied", &applied,
+			"rule_counters", &counters, "routes", &routes) ||
+	    !json_is_object(counters) || !json_is_array(routes)) {
+		pr_err("state: a policy record is malformed");
+		return -EINVAL;
+	}
+	ap = calloc(1, sizeof(*ap));
+	if (!ap)
+		return -ENOMEM;
+	ret = policy_parse(file, source, strlen(source), &ap->pol, &perr);
+	if (ret) {
+		pr_err("state: saved policy no longer compiles: %s", perr.msg);
+		goto out;
+	}
+	ret = -EINVAL;
+	ap->source = strdup(source);
+	ap->file = strdup(file);
+	ap->applied = applied;
+	ap->rule_counters = calloc(ap->pol->nrules ? ap->pol->nrules : 1, sizeof(uint32_t));
+	ap->routes = calloc(json_array_size(routes) + 1, sizeof(*ap->routes));
+	if (!ap->source || !ap->file || !ap->rule_counters || !ap->routes) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (slot < 0 || slot >= PD_MAX_POLICIES || d->slot_used[slot] || def < 0 ||
+	    def >= PD_MAX_RULE_COUNTERS || d->counter_used[def])
+		goto bad;
+	ap->slot = slot;
+	ap->default_counter = def;
+	for (size_t i = 0; i < ap->pol->nrules; i++) {
+		json_t *c = json_object_get(counters, ap->pol->rules[i].name);
+		json_int_t v = json_is_integer(c) ? json_integer_value(c) : -1;
+
+		if (v < 0 || v >= PD_MAX_RULE_COUNTERS || d->counter_used[v] || v == def)
+			goto bad;
+		for (size_t j = 0; j < i; j++)
+			if (ap->rule_counters[j] == v)
+				goto bad;
+		ap->rule_counters[i] = v;
+	}
+	for (size_t i = 0; i < json_array_size(routes); i++) {
+		json_t *r = json_array_get(routes, i);
+		struct owned_route *o = &ap->routes[i];
+
+		if (prefix_parse(json_string_value(json_object_get(r, "dst")) ?: "", false,
+				 &o->dst) ||
+		    route_info_from_json(json_object_get(r, "installed"), &o->installed))
+			goto bad;
+		o->replaced = json_is_true(json_object_get(r, "replaced"));
+		if (o->replaced &&
+		    route_info_from_json(json_object_get(r, "original"), &o->original))
+			goto bad;
+		ap->nroutes++;
+	}
+	d->slot_used[ap->slot] = 1;
+	d->counter_used[ap->default_counter] = 1;
+	for (size_t i = 0; i < ap->pol->nrules; i++)
+		d->counter_used[ap->rule_counters[i]] = 1;
+	*out = ap;
+	return 0;
+bad:
+	pr_err("state: the record of policy %s is inconsistent", ap->pol->name);
+out:
+	applied_policy_free(ap);
+	return ret;
+}
+
+int policy_set_restore(struct daemon *d)
+{
+	struct policy_set set = {};
+	json_t *state = NULL, *pols;
+	int err;
+
+	err = state_load(d, &state);
+	if (err)
+		return err;
+	pols = json_object_get(state, "policies");
+	set.v = calloc(json_array_size(pols) + 1, sizeof(*set.v));
+	if (!set.v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(pols); i++) {
+		struct applied_policy *ap;
+
+		/* A record that cannot be restored is logged and skipped: the
+		 * others still deserve enforcement. */
+		if (restore_one(d, json_array_get(pols, i), &ap) == 0)
+			set.v[set.n++] = ap;
+	}
+	/* Start-up: the next generation's contents are unknown (old == NULL). */
+	err = maps_commit(d, &set, NULL);
+	if (err) {
+		pr_err("cannot write the restored policies to the maps: %s", strerror(-err));
+		for (size_t i = 0; i < set.n; i++)
+			release_indices(d, set.v[i], NULL);
+		policy_set_release(&set);
+		goto out;
+	}
+	d->set = set;
+	for (size_t i = 0; i < set.n; i++) {
+		const struct applied_policy *ap = set.v[i];
+
+		for (size_t j = 0; j < ap->nroutes; j++) {
+			err = route_install_bpf(d->rt, &ap->routes[j].installed, d->prog_fd,
+						d->route_name);
+			if (err)
+				pr_err("policy %s: cannot re-install route %zu: %s", ap->pol->name,
+				       j, strerror(-err));
+		}
+		pr_info("restored policy %s (%zu destinations, %zu rules)", ap->pol->name,
+			ap->pol->ndests, ap->pol->nrules);
+	}
+	err = 0;
+out:
+	json_decref(state);
+	return err;
+}
+
+void policy_set_reconcile_routes(struct daemon *d)
+{
+	struct route_info *live = NULL;
+	char rbuf[256];
+	size_t n = 0;
+	int err;
+
+	err = route_list_owned(d->rt, &live, &n);
+	if (err) {
+		pr_err("cannot list routes: %s", strerror(-err));
+		return;
+	}
+	for (size_t i = 0; i < d->set.n; i++) {
+		const struct applied_policy *ap = d->set.v[i];
+
+		for (size_t j = 0; j < ap->nroutes; j++) {
+			const struct route_info *want = &ap->routes[j].installed;
+			bool ok = false;
+
+			for (size_t k = 0; k < n && !ok; k++)
+				ok = route_same(&live[k], want) &&
+				     strcmp(live[k].encap_name, d->route_name) == 0;
+			if (ok)
+				continue;
+			route_info_format(want, rbuf, sizeof(rbuf));
+			err = route_install_bpf(d->rt, want, d->prog_fd, d->route_name);
+			if (err)
+				pr_err("policy %s: route %s was deleted or changed outside policyd and cannot be re-installed: %s",
+				       ap->pol->name, rbuf, strerror(-err));
+			else
+				pr_warn("policy %s: route %s was deleted or changed outside policyd; re-installed",
+					ap->pol->name, rbuf);
+		}
+	}
+	free(live);
+}

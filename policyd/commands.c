@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Control commands: check each request's arguments, run it against the
+ * policy set, and build the reply. One function per command.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/proto.h"
+#include "daemon.h"
+
+#define ERR_MAX 1024
+
+static const char *errno_code(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		return "EINVAL";
+	case -ENOENT:
+		return "ENOENT";
+	case -EEXIST:
+		return "EEXIST";
+	case -ENOSPC:
+		return "ENOSPC";
+	case -ENOMEM:
+		return "ENOMEM";
+	case -EPERM:
+		return "EPERM";
+	case -EOPNOTSUPP:
+		return "EOPNOTSUPP";
+	case -ENETUNREACH:
+		return "ENETUNREACH";
+	case -EBUSY:
+		return "EBUSY";
+	case -ENODEV:
+		return "ENODEV";
+	default:
+		return "EIO";
+	}
+}
+
+static json_t *reply_from(int err, json_t *result, const char *msg)
+{
+	if (err)
+		return proto_reply_error(errno_code(err), "%s", msg[0] ? msg : strerror(-err));
+	return proto_reply_ok(result);
+}
+
+static void iso8601(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *cmd_apply(struct daemon *d, json_t *args)
+{
+	const char *file = "policy", *text = NULL;
+	size_t len = 0;
+	int dry_run = 0;
+	char err[ERR_MAX] = "";
+	json_t *result = NULL;
+	int ret;
+
+	if (json_unpack(args, "{s?s, s:s%, s?b}", "file", &file, "text", &text, &len, "dry_run",
+			&dry_run))
+		return proto_reply_error("EINVAL", "apply needs args {file, text, dry_run}");
+	ret = policy_set_apply(d, file, text, len, dry_run, &result, err, sizeof(err));
+	if (ret)
+		pr_warn("apply of %s refused: %s", file, err[0] ? err : strerror(-ret));
+	return reply_from(ret, result, err);
+}
+
+static const char *policy_arg(json_t *args)
+{
+	const char *name = NULL;
+
+	if (json_unpack(args, "{s:s}", "policy", &name))
+		return NULL;
+	return name;
+}
+
+static json_t *cmd_remove(struct daemon *d, json_t *args)
+{
+	const char *name = policy_arg(args);
+	char err[ERR_MAX] = "";
+	json_t *result = NULL;
+
+	int ret;
+
+	if (!name)
+		return proto_reply_error("EINVAL", "remove needs args {policy}");
+	/* Two statements: argument evaluation order is unspecified, and
+	 * @result must be read after the call fills it. */
+	ret = policy_set_remove(d, name, &result, err, sizeof(err));
+	return reply_from(ret, result, err);
+}
+
+static json_t *dests_json(const struct policy *pol)
+{
+	json_t *a = json_array();
+	char buf[PREFIX_STR_MAX];
+
+	for (size_t i = 0; i < pol->ndests; i++)
+		json_array_append_new(
+			a, json_string(prefix_format(&pol->dests[i], false, buf, sizeof(buf))));
+	return a;
+}
+
+static json_t *routes_json(const struct applied_policy *ap)
+{
+	json_t *a = json_array();
+	char pbuf[PREFIX_STR_MAX], rbuf[256];
+
+	for (size_t i = 0; i < ap->nroutes; i++) {
+		const struct owned_route *o = &ap->routes[i];
+
+		route_info_format(&o->installed, rbuf, sizeof(rbuf));
+		json_array_append_new(
+			a, json_pack("{s:s, s:s, s:s}", "dst",
+				     prefix_format(&o->dst, false, pbuf, sizeof(pbuf)), "origin",
+				     o->replaced ? "replaced" : "added", "route", rbuf));
+	}
+	return a;
+}
+
+static json_t *cmd_list(struct daemon *d, json_t *args)
+{
+	json_t *pols = json_array();
+	char when[32];
+
+	for (size_t i = 0; i < d->set.n; i++) {
+		const struct applied_policy *ap = d->set.v[i];
+
+		iso8601(ap->applied, when, sizeof(when));
+		json_array_append_new(pols,
+				      json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o}", "policy",
+						ap->pol->name, "mode", "enforce", "default",
+						policy_verdict_name(ap->pol->default_verdict),
+						"destinations", dests_json(ap->pol), "rules",
+						(json_int_t)ap->pol->nrules, "applied", when,
+						"routes", routes_json(ap)));
+	}
+	return proto_reply_ok(json_pack("{s:o}", "policies", pols));
+}
+
+static json_t *cmd_show(struct daemon *d, json_t *args)
+{
+	const char *name = policy_arg(args);
+	const struct applied_policy *ap;
+	json_t *rules, *compiled;
+	char when[32], ports[256];
+
+	if (!name)
+		return proto_reply_error("EINVAL", "show needs args {policy}");
+	ap = policy_set_find(&d->set, name);
+	if (!ap)
+		return proto_reply_error("ENOENT", "no policy named '%s' is applied", name);
+	rules = json_array();
+	for (size_t i = 0; i < ap->pol->nrules; i++) {
+		const struct policy_rule *r = &ap->pol->rules[i];
+		const char *pname = r->has_proto ? policy_proto_name(r->proto) : NULL;
+		char pnum[8];
+
+		if (r->has_proto && !pname) {
+			snprintf(pnum, sizeof(pnum), "%u", r->proto);
+			pname = pnum;
+		}
+		policy_format_ports(r->dport, r->ndport, ports, sizeof(ports));
+		json_array_append_new(rules,
+				      json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "name", r->name,
+						"action", policy_verdict_name(r->action), "proto",
+						pname, "dport", r->ndport ? ports : NULL, "counter",
+						(json_int_t)ap->rule_counters[i]));
+	}
+	compiled = json_pack("{s:I, s:s, s:s, s:o, s:o, s:I}", "slot", (json_int_t)ap->slot, "mode",
+			     "enforce", "default", policy_verdict_name(ap->pol->default_verdict),
+			     "destinations", dests_json(ap->pol), "rules", rules, "default_counter",
+			     (json_int_t)ap->default_counter);
+	iso8601(ap->applied, when, sizeof(when));
+	return proto_reply_ok(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "policy", name, "file",
+					ap->file, "applied", when, "source", ap->source, "compiled",
+					compiled, "routes", routes_json(ap)));
+}
+
+static json_t *cmd_stats(struct daemon *d, json_t *args)
+{
+	const char *target = NULL;
+	char err[ERR_MAX] = "";
+	json_t *result = NULL;
+
+	int ret;
+
+	if (args && json_unpack(args, "{s?s}", "target", &target))
+		return proto_reply_error("EINVAL", "stats takes args {target}");
+	ret = stats_collect(d, target, &result, err, sizeof(err));
+	return reply_from(ret, result, err);
+}
+
+static json_t *cmd_status(struct daemon *d, json_t *args)
+{
+	size_t nroutes = 0;
+
+	for (size_t i = 0; i < d->set.n; i++)
+		nroutes += d->set.v[i]->nroutes;
+	return proto_reply_ok(json_pack(
+		"{s:s, s:i, s:I, s:s, s:s, s:s, s:{s:I, s:s, s:s}, s:I, s:i, s:I, s:I, s:I, s:o}",
+		"version", POLICYD_VERSION, "pid", (int)getpid(), "uptime",
+		(json_int_t)(time(NULL) - d->started), "socket", d->opts.socket_path, "bpffs",
+		d->opts.bpffs_dir, "state_dir", d->opts.state_dir, "program", "id",
+		(json_int_t)d->prog_id, "name", PD_PROG_NAME, "route_name", d->route_name, "epoch",
+		(json_int_t)d->epoch, "generation", (int)(d->epoch % PD_GENERATIONS), "policies",
+		(json_int_t)d->set.n, "destinations", (json_int_t)policy_set_ndests(&d->set),
+		"routes", (json_int_t)nroutes, "maps", maps_status(d)));
+}
+
+static const struct {
+	const char *name;
+	json_t *(*fn)(struct daemon *d, json_t *args);
+} commands[] = {
+	{ "apply", cmd_apply }, { "remove", cmd_remove }, { "list", cmd_list },
+	{ "show", cmd_show },	{ "stats", cmd_stats },	  { "status", cmd_status },
+};
+
+json_t *cmd_dispatch(struct daemon *d, const char *command, json_t *args)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, command) == 0)
+			return commands[i].fn(d, args);
+	return proto_reply_error("EINVAL", "unknown command '%.64s'", command);
+}

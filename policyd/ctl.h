@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* One control-socket client: its frame reader and unsent reply bytes. */
+#ifndef POLICYD_CTL_H
+#define POLICYD_CTL_H
+
+#include <time.h>
+
+#include "lib/proto.h"
+#include "daemon.h"
+
+struct client {
+	struct ev_source src; /* first: epoll hands back its address */
+	struct client *next;
+	int fd;
+	struct proto_reader rd;
+	char *out;
+	size_t out_len;
+	size_t out_off;
+	time_t last_active;
+};
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The daemon's state: options, the loaded program and its maps, the set of
+ * applied policies with the routes they own. One thread owns all of it.
+ */
+#ifndef POLICYD_DAEMON_H
+#define POLICYD_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "lib/policy.h"
+#include "lib/prefix.h"
+#include "routes.h"
+
+#define POLICYD_VERSION "0.1"
+
+struct daemon_opts {
+	const char *socket_path;
+	const char *bpffs_dir;
+	const char *state_dir;
+	const char *group; /* NULL: "policyd" if it exists, else root only */
+	bool foreground;
+};
+
+/* A route a policy owns: added by policyd, or an original it wrapped. */
+struct owned_route {
+	struct prefix dst;
+	bool replaced; /* true: @original is restored on removal */
+	struct route_info original;
+	struct route_info installed; /* as installed (without the encap) */
+};
+
+/* One applied policy: its source, its compiled form's stable indices, its
+ * routes. The slot and counter indices keep counters across re-apply. */
+struct applied_policy {
+	struct policy *pol;
+	char *source;
+	char *file;
+	time_t applied;
+	uint32_t slot;
+	uint32_t default_counter;
+	uint32_t *rule_counters; /* pol->nrules entries */
+	struct owned_route *routes;
+	size_t nroutes;
+};
+
+struct policy_set {
+	struct applied_policy **v;
+	size_t n;
+};
+
+struct policy_bpf;
+struct client;
+
+/* What an epoll event is about: epoll's data.ptr points at one of these. */
+enum ev_type {
+	EV_SIGNAL,
+	EV_LISTEN,
+	EV_TIMER,
+	EV_RTMON,
+	EV_CLIENT,
+};
+
+struct ev_source {
+	enum ev_type type;
+};
+
+struct daemon {
+	struct daemon_opts opts;
+	struct policy_bpf *skel;
+	int prog_fd;
+	uint32_t prog_id;
+	char route_name[64]; /* LWT_BPF_PROG_NAME: changes with the program */
+	int ncpus;
+	uint32_t epoch; /* pd_config.epoch; the live generation is epoch % 2 */
+	struct policy_set set;
+	/* Which generation-independent indices are taken. */
+	uint8_t slot_used[PD_MAX_POLICIES];
+	uint8_t counter_used[PD_MAX_RULE_COUNTERS];
+	struct route_ctx *rt;
+	int epfd;
+	int sig_fd;
+	int listen_fd;
+	int lock_fd;
+	int timer_fd;
+	int rtmon_fd;
+	bool routes_dirty; /* a route event touched an owned route */
+	struct client *clients;
+	unsigned int nclients;
+	time_t started;
+	bool stop;
+};
+
+/* maps.c: the program and its maps. */
+int maps_open(struct daemon *d);
+void maps_close(struct daemon *d);
+/* Write @set as the next generation, flip to it, wait for packets using
+ * the old one to finish, clear the old one. All or nothing. */
+int maps_commit(struct daemon *d, const struct policy_set *set, const struct policy_set *old);
+/* Zero a counter entry before handing it to a new rule or policy. */
+int maps_zero_policy_stats(struct daemon *d, uint32_t slot);
+int maps_zero_rule_stats(struct daemon *d, uint32_t counter);
+/* Sum a per-CPU entry over CPUs. */
+int maps_read_policy_stats(struct daemon *d, uint32_t slot, struct pd_policy_stats *out);
+int maps_read_rule_stats(struct daemon *d, uint32_t counter, struct pd_counters *out);
+json_t *maps_status(struct daemon *d);
+
+/* apply.c: the policy set. */
+int policy_set_apply(struct daemon *d, const char *file, const char *text, size_t len, bool dry_run,
+		     json_t **result, char *err, size_t errlen);
+int policy_set_remove(struct daemon *d, const char *name, json_t **result, char *err,
+		      size_t errlen);
+struct applied_policy *policy_set_find(const struct policy_set *set, const char *name);
+/* Restore the saved state at start-up (or on SIGHUP): recompile every
+ * saved policy, commit, reconcile routes. */
+int policy_set_restore(struct daemon *d);
+/* Re-install owned routes that are missing or changed. */
+void policy_set_reconcile_routes(struct daemon *d);
+void policy_set_release(struct policy_set *set);
+void applied_policy_free(struct applied_policy *ap);
+size_t policy_set_ndests(const struct policy_set *set);
+
+/* state.c: the state directory. Written atomically (temporary file,
+ * fsync, rename). */
+int state_save(struct daemon *d, const struct policy_set *set);
+/* *@out is a new JSON document, or NULL when there is no state yet. */
+int state_load(struct daemon *d, json_t **out);
+
+/* ctl.c: the control socket. */
+int ctl_listen(struct daemon *d);
+void ctl_close(struct daemon *d);
+void ctl_accept(struct daemon *d);
+void ctl_client_event(struct daemon *d, struct client *c, uint32_t events);
+void ctl_tick(struct daemon *d);
+
+/* commands.c: one function per command. */
+json_t *cmd_dispatch(struct daemon *d, const char *command, json_t *args);
+
+/* stats.c */
+int stats_collect(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The program and its maps: load from the embedded skeleton, pin and reuse
+ * the maps under --bpffs, and switch the policy set in one step by writing
+ * the next generation beside the live one and flipping pd_config.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "lib/log.h"
+#include "daemon.h"
+#include "policy.skel.h"
+
+#define BPFFS_DEFAULT_MOUNT "/sys/fs/bpf"
+
+static bool path_on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Make sure @dir exists on a bpf filesystem, mounting the default one when
+ * it is absent (SPEC §3: bpffs is not always mounted). */
+static int bpffs_prepare(const char *dir)
+{
+	int err;
+
+	if (!path_on_bpffs(BPFFS_DEFAULT_MOUNT) &&
+	    strncmp(dir, BPFFS_DEFAULT_MOUNT "/", strlen(BPFFS_DEFAULT_MOUNT) + 1) == 0) {
+		if (mount("bpf", BPFFS_DEFAULT_MOUNT, "bpf", 0, "mode=0700")) {
+			err = -errno;
+			pr_err("cannot mount bpffs on %s: %s", BPFFS_DEFAULT_MOUNT, strerror(-err));
+			return err;
+		}
+		pr_info("mounted bpffs on %s", BPFFS_DEFAULT_MOUNT);
+	}
+	err = mkdir_p(dir, 0700);
+	if (err) {
+		pr_err("cannot create %s: %s", dir, strerror(-err));
+		return err;
+	}
+	if (!path_on_bpffs(dir)) {
+		pr_err("%s is not on a bpf filesystem (mount one: mount -t bpf bpf DIR)", dir);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int pin_path(char *buf, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(buf, size, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+int maps_open(struct daemon *d)
+{
+	struct policy_bpf *skel = NULL;
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+	struct pd_config cfg = {};
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int err;
+
+	err = bpffs_prepare(d->opts.bpffs_dir);
+	if (err)
+		return err;
+
+	skel = policy_bpf__open();
+	if (!skel) {
+		err = -errno;
+		pr_err("cannot open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	/* Pinned maps are reused when present and compatible: counters,
+	 * the live generation and every applied entry survive a restart. */
+	bpf_object__for_each_map(map, skel->obj) {
+		/* .rodata is configuration of this program, not state. */
+		if (bpf_map__is_internal(map))
+			continue;
+		err = pin_path(path, sizeof(path), d->opts.bpffs_dir, bpf_map__name(map));
+		if (!err)
+			err = bpf_map__set_pin_path(map, path);
+		if (err) {
+			pr_err("cannot set the pin path of map %s: %s", bpf_map__name(map),
+			       strerror(-err));
+			goto out;
+		}
+	}
+	err = policy_bpf__load(skel);
+	if (err) {
+		pr_err("cannot load the BPF program (pinned maps from an incompatible version under %s must be removed first): %s",
+		       d->opts.bpffs_dir, strerror(-err));
+		goto out;
+	}
+
+	d->prog_fd = bpf_program__fd(skel->progs.policyd_out);
+	err = bpf_obj_get_info_by_fd(d->prog_fd, &info, &info_len);
+	if (err) {
+		err = -errno;
+		pr_err("cannot read the program's id: %s", strerror(-err));
+		goto out;
+	}
+	d->prog_id = info.id;
+	/* The kernel compares BPF encaps by name only: a name that carries
+	 * the program id makes a route replace really swap programs. */
+	snprintf(d->route_name, sizeof(d->route_name), "policyd-%u", info.id);
+
+	err = pin_path(path, sizeof(path), d->opts.bpffs_dir, "prog");
+	if (err)
+		goto out;
+	if (unlink(path) && errno != ENOENT) {
+		err = -errno;
+		pr_err("cannot replace the program pin %s: %s", path, strerror(-err));
+		goto out;
+	}
+	err = bpf_program__pin(skel->progs.policyd_out, path);
+	if (err) {
+		pr_err("cannot pin the program at %s: %s", path, strerror(-err));
+		goto out;
+	}
+
+	/* A reused pd_config tells which generation packets use now. */
+	if (bpf_map__lookup_elem(skel->maps.pd_config, &zero, sizeof(zero), &cfg, sizeof(cfg), 0)) {
+		err = -errno;
+		pr_err("cannot read %s: %s", PD_MAP_CONFIG, strerror(-err));
+		goto out;
+	}
+	d->epoch = cfg.epoch;
+	d->ncpus = libbpf_num_possible_cpus();
+	if (d->ncpus <= 0) {
+		err = d->ncpus ? d->ncpus : -EINVAL;
+		goto out;
+	}
+	d->skel = skel;
+	skel = NULL;
+	pr_info("program %s loaded (id %u), maps pinned under %s, epoch %u", PD_PROG_NAME,
+		d->prog_id, d->opts.bpffs_dir, d->epoch);
+	err = 0;
+out:
+	policy_bpf__destroy(skel);
+	return err;
+}
+
+void maps_close(struct daemon *d)
+{
+	/* Closing our fds leaves the pinned maps and program, and the routes'
+	 * references, in place: enforcement goes on without the daemon. */
+	policy_bpf__destroy(d->skel);
+	d->skel = NULL;
+	d->prog_fd = -1;
+}
+
+static void dest_key(struct pd_dest_key *k, uint32_t gen, const struct prefix *p)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = PD_DEST_KEY_HDR_BITS + p->len;
+	k->gen = gen;
+	k->family = p->family;
+	memcpy(k->addr, p->addr, sizeof(k->addr));
+}
+
+/* Delete every pd_dest entry of generation @gen (start-up: what is there is
+ * unknown). Keys are collected first: deleting while walking would restart
+ * the walk. */
+static int dest_clear_gen_scan(struct daemon *d, uint32_t gen)
+{
+	int fd = bpf_map__fd(d->skel->maps.pd_dest);
+	struct pd_dest_key key, next, *doomed = NULL;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+	int err = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (next.gen == gen) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 1024;
+				void *tmp = realloc(doomed, ncap * sizeof(*doomed));
+
+				if (!tmp) {
+					err = -ENOMEM;
+					goto out;
+				}
+				doomed = tmp;
+				cap = ncap;
+			}
+			doomed[n++] = next;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_delete_elem(fd, &doomed[i]) && errno != ENOENT) {
+			err = -errno;
+			pr_err("cannot clear generation %u of %s: %s", gen, PD_MAP_DEST,
+			       strerror(-err));
+			goto out;
+		}
+	}
+out:
+	free(doomed);
+	return err;
+}
+
+/* Delete the entries of @set in generation @gen. Best effort: a leftover is
+ * unreachable (no packet uses that generation) and cleared by the next
+ * start-up scan. */
+static void dest_clear_set(struct daemon *d, const struct policy_set *set, uint32_t gen,
+			   size_t limit)
+{
+	int fd = bpf_map__fd(d->skel->maps.pd_dest);
+	struct pd_dest_key k;
+	size_t done = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct policy *p = set->v[i]->pol;
+
+		for (size_t j = 0; j < p->ndests; j++) {
+			if (done++ == limit)
+				return;
+			dest_key(&k, gen, &p->dests[j]);
+			if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+				pr_warn("cannot delete a %s entry: %s", PD_MAP_DEST,
+					strerror(errno));
+		}
+	}
+}
+
+static int write_generation(struct daemon *d, const struct policy_set *set, uint32_t gen,
+			    size_t *written)
+{
+	int dest_fd = bpf_map__fd(d->skel->maps.pd_dest);
+	int pol_fd = bpf_map__fd(d->skel->maps.pd_policies);
+	struct pd_policy *val;
+	struct policy_error perr;
+	int err = 0;
+
+	*written = 0;
+	val = malloc(sizeof(*val));
+	if (!val)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct applied_policy *ap = set->v[i];
+		__u32 idx = gen * PD_MAX_POLICIES + ap->slot;
+		struct pd_dest_val dv = { .policy = ap->slot };
+		struct pd_dest_key k;
+
+		err = policy_compile(ap->pol, ap->rule_counters, ap->default_counter, val, &perr);
+		if (err) {
+			pr_err("%s", perr.msg);
+			goto out;
+		}
+		if (bpf_map_update_elem(pol_fd, &idx, val, BPF_ANY)) {
+			err = -errno;
+			pr_err("cannot write policy %s to %s: %s", ap->pol->name, PD_MAP_POLICIES,
+			       strerror(-err));
+			goto out;
+		}
+		for (size_t j = 0; j < ap->pol->ndests; j++) {
+			dest_key(&k, gen, &ap->pol->dests[j]);
+			if (bpf_map_update_elem(dest_fd, &k, &dv, BPF_NOEXIST)) {
+				err = -errno;
+				pr_err("cannot write destination %zu of policy %s to %s: %s", j,
+				       ap->pol->name, PD_MAP_DEST, strerror(-err));
+				goto out;
+			}
+			(*written)++;
+		}
+	}
+out:
+	free(val);
+	return err;
+}
+
+/* A map-in-map update returns only after an RCU grace period: once it
+ * returns, no program run that could have read the old generation is still
+ * going. */
+static int wait_for_packets_in_flight(struct daemon *d)
+{
+	int inner, err = 0;
+	__u32 zero = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pd_sync_inner", 4, 4, 1, NULL);
+	if (inner < 0)
+		return -errno;
+	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.pd_sync), &zero, &inner, BPF_ANY))
+		err = -errno;
+	close(inner);
+	return err;
+}
+
+int maps_commit(struct daemon *d, const struct policy_set *set, const struct policy_set *old)
+{
+	uint32_t cur = d->epoch % PD_GENERATIONS, next = (d->epoch + 1) % PD_GENERATIONS;
+	struct pd_config cfg = { .epoch = d->epoch + 1 };
+	size_t written = 0;
+	__u32 zero = 0;
+	int err;
+
+	/* Leftovers in the next generation (a daemon killed mid-commit)
+	 * would shadow or add destinations: clear them first. */
+	if (!old) {
+		err = dest_clear_gen_scan(d, next);
+		if (err)
+			return err;
+	}
+	err = write_generation(d, set, next, &written);
+	if (err)
+		goto undo;
+	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.pd_config), &zero, &cfg, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot switch to generation %u: %s", next, strerror(-err));
+		goto undo;
+	}
+	err = wait_for_packets_in_flight(d);
+	if (err)
+		pr_warn("cannot wait for in-flight packets (%s); clearing the old generation anyway",
+			strerror(-err));
+	if (old)
+		dest_clear_set(d, old, cur, SIZE_MAX);
+	else
+		dest_clear_gen_scan(d, cur);
+	d->epoch++;
+	pr_debug("epoch %u (generation %u): %zu destinations", d->epoch, next, written);
+	return 0;
+undo:
+	dest_clear_set(d, set, next, written);
+	return err;
+}
+
+static int percpu_zero(struct bpf_map *map, uint32_t idx, size_t value_size, int ncpus)
+{
+	void *zeros = calloc(ncpus, value_size);
+	int err = 0;
+
+	if (!zeros)
+		return -ENOMEM;
+	if (bpf_map__update_elem(map, &idx, sizeof(idx), zeros, value_size * ncpus, BPF_ANY))
+		err = -errno;
+	free(zeros);
+	return err;
+}
+
+int maps_zero_policy_stats(struct daemon *d, uint32_t slot)
+{
+	return percpu_zero(d->skel->maps.pd_policy_stats, slot, sizeof(struct pd_policy_stats),
+			   d->ncpus);
+}
+
+int maps_zero_rule_stats(struct daemon *d, uint32_t counter)
+{
+	return percpu_zero(d->skel->maps.pd_rule_stats, counter, sizeof(struct pd_counters),
+			   d->ncpus);
+}
+
+/* Both stats values are arrays of __u64: sum them element-wise over CPUs. */
+static int percpu_sum(struct bpf_map *map, uint32_t idx, __u64 *out, size_t nwords, int ncpus)
+{
+	__u64 *vals = calloc(ncpus, nwords * sizeof(__u64));
+	int err = 0;
+
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map__lookup_elem(map, &idx, sizeof(idx), vals, nwords * sizeof(__u64) * ncpus, 0)) {
+		err = -errno;
+		goto out;
+	}
+	memset(out, 0, nwords * sizeof(__u64));
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		for (size_t w = 0; w < nwords; w++)
+			out[w] += vals[cpu * nwords + w];
+out:
+	free(vals);
+	return err;
+}
+
+int maps_read_policy_stats(struct daemon *d, uint32_t slot, struct pd_policy_stats *out)
+{
+	return percpu_sum(d->skel->maps.pd_policy_stats, slot, (__u64 *)out,
+			  sizeof(*out) / sizeof(__u64), d->ncpus);
+}
+
+int maps_read_rule_stats(struct daemon *d, uint32_t counter, struct pd_counters *out)
+{
+	return percpu_sum(d->skel->maps.pd_rule_stats, counter, (__u64 *)out,
+			  sizeof(*out) / sizeof(__u64), d->ncpus);
+}
+
+static json_t *map_fill(const char *name, size_t used, size_t capacity)
+{
+	return json_pack("{s:s, s:I, s:I}", "name", name, "used", (json_int_t)used, "capacity",
+			 (json_int_t)capacity);
+}
+
+json_t *maps_status(struct daemon *d)
+{
+	size_t counters = 0;
+	json_t *maps = json_array();
+
+	for (size_t i = 0; i < PD_MAX_RULE_COUNTERS; i++)
+		counters += d->counter_used[i];
+	json_array_append_new(maps,
+			      map_fill(PD_MAP_DEST, policy_set_ndests(&d->set), PD_MAX_DESTS));
+	json_array_append_new(maps, map_fill(PD_MAP_POLICIES, d->set.n, PD_MAX_POLICIES));
+	json_array_append_new(maps, map_fill(PD_MAP_RULE_STATS, counters, PD_MAX_RULE_COUNTERS));
+	return maps;
+}
