@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * 'stats [PREFIX|ADDRESS|POLICY]': checks the target's syntax here (a typo is
+ * a usage error, not a daemon round trip), then prints the daemon's counters
+ * as exact integers: operators compare them between runs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/prefix.h"
+#include "policyctl.h"
+
+/* Columns of '#' for the largest histogram bucket. */
+#define HIST_BAR_WIDTH 40
+/* Widest "(policies: ...)" before "+N more". */
+#define STATS_POLICIES_WIDTH 120
+
+static const char *const drop_reasons[] = {
+	"rule", "default", "limit", "quota", "blocked", "table-full",
+};
+
+#define NREASONS (sizeof(drop_reasons) / sizeof(drop_reasons[0]))
+
+/* Policy names as SPEC §4 allows them: [a-z0-9][a-z0-9_-]{0,31}. */
+static bool is_policy_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32 || !strchr("abcdefghijklmnopqrstuvwxyz0123456789", s[0]))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* A prefix or address has a '.', ':' or '/'; a policy name never does. */
+static int check_target(const char *arg)
+{
+	char suggestion[PREFIX_STR_MAX];
+	struct prefix p;
+
+	if (!strpbrk(arg, ".:/")) {
+		if (is_policy_name(arg))
+			return CTL_EXIT_OK;
+		ctl_err("invalid target '%s' (expected a prefix, an address or a policy name)",
+			arg);
+		return CTL_EXIT_USAGE;
+	}
+	if (prefix_parse(arg, false, &p) == 0)
+		return CTL_EXIT_OK;
+	if (prefix_parse(arg, true, &p) == 0) {
+		prefix_format(&p, false, suggestion, sizeof(suggestion));
+		ctl_err("invalid prefix '%s': host bits set (did you mean %s?)", arg, suggestion);
+	} else {
+		ctl_err("invalid prefix or address '%s'", arg);
+	}
+	return CTL_EXIT_USAGE;
+}
+
+static int print_header(const json_t *res)
+{
+	char *names = out_join(out_arr(res, "policies"), ", ", STATS_POLICIES_WIDTH);
+
+	if (!names)
+		return -ENOMEM;
+	if (json_is_string(json_object_get(res, "prefix")))
+		printf("prefix %s", out_str(res, "prefix"));
+	else if (json_is_string(json_object_get(res, "policy")))
+		printf("policy %s", out_str(res, "policy"));
+	else if (json_is_true(json_object_get(res, "all")))
+		printf("all policies");
+	else
+		printf("-");
+	printf(" (policies: %s)\n", json_array_size(out_arr(res, "policies")) ? names : "none");
+	free(names);
+	return 0;
+}
+
+/* One totals row: packets and bytes of @obj, and the bytes with a unit. */
+static int totals_row(struct out_table *t, const char *label, const json_t *obj)
+{
+	char packets[32], bytes[32], unit[48] = "";
+
+	out_num(obj, "packets", packets, sizeof(packets));
+	out_num(obj, "bytes", bytes, sizeof(bytes));
+	if (out_has_u64(obj, "bytes") && out_u64(obj, "bytes") >= 1000) {
+		unit[0] = '(';
+		out_bytes_unit(out_u64(obj, "bytes"), unit + 1, sizeof(unit) - 2);
+		strcat(unit, ")");
+	}
+	return out_table_row(t, (const char *const[]){ label, packets, bytes, unit });
+}
+
+static bool is_known_reason(const char *key)
+{
+	for (size_t i = 0; i < NREASONS; i++) {
+		if (!strcmp(key, drop_reasons[i]))
+			return true;
+	}
+	return false;
+}
+
+static int print_totals(const json_t *totals)
+{
+	static const char *const headers[] = { "TOTALS", "PACKETS", "BYTES", "" };
+	static const enum out_align align[] = { OUT_LEFT, OUT_RIGHT, OUT_RIGHT, OUT_LEFT };
+	const json_t *dropped = out_obj(totals, "dropped");
+	const json_t *reasons = out_obj(dropped, "reasons");
+	const char *key;
+	struct out_table *t;
+	const json_t *v;
+	int err = -ENOMEM;
+	size_t i;
+
+	t = out_table_new(4, headers, align);
+	if (!t)
+		return -ENOMEM;
+	if (totals_row(t, "all", totals) || totals_row(t, "passed", out_obj(totals, "passed")) ||
+	    totals_row(t, "dropped", dropped))
+		goto out;
+	for (i = 0; i < NREASONS; i++) {
+		char label[48], n[32];
+
+		snprintf(label, sizeof(label), "  %s", drop_reasons[i]);
+		if (out_table_row(t, (const char *const[]){
+					     label, out_num(reasons, drop_reasons[i], n, sizeof(n)),
+					     "", "" }))
+			goto out;
+	}
+	/* Reasons a newer daemon counts: shown, not lost. */
+	json_object_foreach((json_t *)reasons, key, v) {
+		char label[300], n[32];
+
+		if (is_known_reason(key))
+			continue;
+		snprintf(label, sizeof(label), "  %s", key);
+		if (out_table_row(t, (const char *const[]){
+					     label, out_num(reasons, key, n, sizeof(n)), "", "" }))
+			goto out;
+	}
+	if (json_is_object(json_object_get(totals, "would_drop")) &&
+	    totals_row(t, "would-drop", out_obj(totals, "would_drop")))
+		goto out;
+	out_table_print(t, "");
+	err = 0;
+out:
+	out_table_free(t);
+	return err;
+}
+
+static int print_rules(const json_t *rules)
+{
+	static const char *const headers[] = { "POLICY", "RULE",   "ACTION", "PACKETS",
+					       "BYTES",	 "PASSED", "DROPPED" };
+	static const enum out_align align[] = { OUT_LEFT,  OUT_LEFT,  OUT_LEFT, OUT_RIGHT,
+						OUT_RIGHT, OUT_RIGHT, OUT_RIGHT };
+	struct out_table *t;
+	const json_t *r;
+	int err = -ENOMEM;
+	size_t i;
+
+	if (!json_array_size(rules))
+		return 0;
+	t = out_table_new(7, headers, align);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(rules, i, r) {
+		char packets[32], bytes[32], passed[32], dropped[32];
+		const char *cells[] = { out_str(r, "policy"),
+					out_str(r, "rule"),
+					out_str(r, "action"),
+					out_num(r, "packets", packets, sizeof(packets)),
+					out_num(r, "bytes", bytes, sizeof(bytes)),
+					out_num(r, "passed", passed, sizeof(passed)),
+					out_num(r, "dropped", dropped, sizeof(dropped)) };
+
+		if (out_table_row(t, cells))
+			goto out;
+	}
+	putchar('\n');
+	out_table_print(t, "");
+	err = 0;
+out:
+	out_table_free(t);
+	return err;
+}
+
+/* Hosts are not counted by this version's daemon; print them if a newer one
+ * sends some. */
+static int print_hosts(const json_t *hosts)
+{
+	static const char *const headers[] = { "HOST", "PACKETS", "BYTES", "DROPPED" };
+	static const enum out_align align[] = { OUT_LEFT, OUT_RIGHT, OUT_RIGHT, OUT_RIGHT };
+	struct out_table *t;
+	const json_t *h;
+	int err = -ENOMEM;
+	size_t i;
+
+	if (!json_array_size(hosts))
+		return 0;
+	t = out_table_new(4, headers, align);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(hosts, i, h) {
+		char packets[32], bytes[32], dropped[32];
+		const char *cells[] = { out_str(h, "address"),
+					out_num(h, "packets", packets, sizeof(packets)),
+					out_num(h, "bytes", bytes, sizeof(bytes)),
+					out_num(h, "dropped", dropped, sizeof(dropped)) };
+
+		if (out_table_row(t, cells))
+			goto out;
+	}
+	putchar('\n');
+	out_table_print(t, "");
+	err = 0;
+out:
+	out_table_free(t);
+	return err;
+}
+
+static int print_histogram(const json_t *hist)
+{
+	static const char *const headers[] = { "LE", "PACKETS", "" };
+	static const enum out_align align[] = { OUT_RIGHT, OUT_RIGHT, OUT_LEFT };
+	char bar[HIST_BAR_WIDTH + 1];
+	uint64_t max = 0;
+	struct out_table *t;
+	const json_t *b;
+	int err = -ENOMEM;
+	size_t i;
+
+	if (!json_array_size(hist))
+		return 0;
+	json_array_foreach(hist, i, b) {
+		if (out_u64(b, "packets") > max)
+			max = out_u64(b, "packets");
+	}
+	t = out_table_new(3, headers, align);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(hist, i, b) {
+		const json_t *le = json_object_get(b, "le");
+		uint64_t n = out_u64(b, "packets");
+		char le_buf[32], packets[32];
+		size_t w = 0;
+
+		if (json_is_string(le))
+			snprintf(le_buf, sizeof(le_buf), "%s", json_string_value(le));
+		else
+			out_num(b, "le", le_buf, sizeof(le_buf));
+		/* Any packet at all shows at least one '#'. */
+		if (n && max)
+			w = (size_t)((double)n * HIST_BAR_WIDTH / (double)max);
+		if (n && !w)
+			w = 1;
+		memset(bar, '#', w);
+		bar[w] = '\0';
+		if (out_table_row(
+			    t,
+			    (const char *const[]){
+				    le_buf, out_num(b, "packets", packets, sizeof(packets)), bar }))
+			goto out;
+	}
+	putchar('\n');
+	out_table_print(t, "");
+	err = 0;
+out:
+	out_table_free(t);
+	return err;
+}
+
+static int print_stats(const json_t *res)
+{
+	if (print_header(res))
+		goto nomem;
+	putchar('\n');
+	if (print_totals(out_obj(res, "totals")) || print_rules(out_arr(res, "rules")) ||
+	    print_hosts(out_arr(res, "hosts")) || print_histogram(out_arr(res, "histogram")))
+		goto nomem;
+	return CTL_EXIT_OK;
+nomem:
+	ctl_err("out of memory");
+	return CTL_EXIT_FAIL;
+}
+
+int cmd_stats(const struct ctl *ctl, int argc, char **argv)
+{
+	json_t *args, *res = NULL;
+	int status;
+
+	if (argc) {
+		status = check_target(argv[0]);
+		if (status != CTL_EXIT_OK)
+			return status;
+		args = json_pack("{s:s}", "target", argv[0]);
+	} else {
+		args = json_object();
+	}
+	if (!args) {
+		ctl_err("out of memory");
+		return CTL_EXIT_FAIL;
+	}
+	status = ctl_call(ctl, "stats", args, &res);
+	if (status != CTL_EXIT_OK)
+		return status;
+	status = ctl->json ? out_json(res) : print_stats(res);
+	json_decref(res);
+	return status;
+}

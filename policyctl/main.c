@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * policyctl: the command line. Parses global options (anywhere on the line)
+ * and the command's own, checks the argument count, prints help, and hands
+ * over to the command (cmd_*.c). Usage errors exit 2.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/proto.h"
+#include "policyctl.h"
+
+struct ctl_command {
+	const char *name;
+	const char *args; /* usage after the name */
+	const char *summary; /* for the command list */
+	const char *description; /* one line, for COMMAND --help */
+	const char *option_help; /* lines for the command's own options, or NULL */
+	const char *json_help; /* what --json prints, when not the daemon's result */
+	bool offline; /* never talks to the daemon: no --socket */
+	unsigned int options; /* CTL_OPT_* it accepts */
+	int min_args;
+	int max_args; /* -1: any number */
+	ctl_cmd_fn run;
+};
+
+static const struct ctl_command commands[] = {
+	{
+		.name = "apply",
+		.args = "FILE [--dry-run]",
+		.summary = "compile a policy file and install it",
+		.description =
+			"Compile FILE here, then have policyd install it atomically, replacing the policy of that name.",
+		.option_help =
+			"      --dry-run      compile and check on the daemon, change nothing\n",
+		.options = CTL_OPT_DRY_RUN,
+		.min_args = 1,
+		.max_args = 1,
+		.run = cmd_apply,
+	},
+	{
+		.name = "validate",
+		.args = "FILE...",
+		.summary = "compile policy files offline (no daemon needed)",
+		.description =
+			"Parse and compile each FILE with policyd's own compiler; nothing is sent to policyd.",
+		.json_help = "print one JSON array of {file, ok, policy, error}",
+		.offline = true,
+		.min_args = 1,
+		.max_args = -1,
+		.run = cmd_validate,
+	},
+	{
+		.name = "remove",
+		.args = "POLICY",
+		.summary = "remove a policy, restore or delete its routes",
+		.description =
+			"Remove POLICY: routes it replaced are restored, routes it added are deleted.",
+		.min_args = 1,
+		.max_args = 1,
+		.run = cmd_remove,
+	},
+	{
+		.name = "list",
+		.args = "",
+		.summary = "applied policies, their destinations and routes",
+		.description =
+			"List the applied policies with their mode, default, destinations and routes.",
+		.run = cmd_list,
+	},
+	{
+		.name = "show",
+		.args = "POLICY",
+		.summary = "a policy's applied source and compiled summary",
+		.description = "Show POLICY as applied: its source text and its compiled rules.",
+		.min_args = 1,
+		.max_args = 1,
+		.run = cmd_show,
+	},
+	{
+		.name = "stats",
+		.args = "[PREFIX|ADDRESS|POLICY]",
+		.summary = "counters: totals, drop reasons, rules, lengths",
+		.description =
+			"Show the counters of the policies covering PREFIX or ADDRESS, of POLICY, or of all.",
+		.max_args = 1,
+		.run = cmd_stats,
+	},
+	{
+		.name = "status",
+		.args = "",
+		.summary = "daemon, BPF program, map fill levels",
+		.description =
+			"Show the daemon, its BPF program, the live generation and how full the maps are.",
+		.run = cmd_status,
+	},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char socket_option_help[] =
+	"      --socket PATH  policyd's control socket\n"
+	"                     (default: $POLICYD_SOCKET, else " PROTO_DEFAULT_SOCKET ")\n";
+
+static void usage_overall(void)
+{
+	size_t i;
+
+	printf("Usage: policyctl [--json] [--socket PATH] COMMAND [ARGS...]\n"
+	       "Control policyd, the per-destination packet filter for Linux routers.\n"
+	       "\n"
+	       "Commands:\n");
+	for (i = 0; i < NCOMMANDS; i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s %s", commands[i].name, commands[i].args);
+		printf("  %-30s %s\n", left, commands[i].summary);
+	}
+	printf("  %-30s %s\n", "help [COMMAND]", "this help, or a command's");
+	printf("\n"
+	       "Options (before or after the command):\n"
+	       "      --json         print the result as one JSON document\n"
+	       "%s"
+	       "  -h, --help         show this help; 'policyctl COMMAND --help' for a command's\n"
+	       "      --version      print the version and exit\n"
+	       "\n"
+	       "Exit status: 0 success, 1 failure reported by policyd or the compiler,\n"
+	       "2 usage error, 3 policyd not reachable.\n",
+	       socket_option_help);
+}
+
+static void usage_command(const struct ctl_command *cmd)
+{
+	printf("Usage: policyctl %s%s%s\n"
+	       "%s\n"
+	       "\n"
+	       "Options:\n"
+	       "%s"
+	       "      --json         %s\n"
+	       "%s"
+	       "  -h, --help         show this help\n",
+	       cmd->name, *cmd->args ? " " : "", cmd->args, cmd->description,
+	       cmd->option_help ? cmd->option_help : "",
+	       cmd->json_help ? cmd->json_help : "print policyd's result as one JSON document",
+	       cmd->offline ? "" : socket_option_help);
+}
+
+static const struct ctl_command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	}
+	return NULL;
+}
+
+/* "help [COMMAND]" */
+static int run_help(int argc, char **argv)
+{
+	const struct ctl_command *cmd;
+
+	if (argc == 0 || !strcmp(argv[0], "help")) {
+		usage_overall();
+		return CTL_EXIT_OK;
+	}
+	if (argc > 1) {
+		ctl_err("unexpected argument '%s' (usage: policyctl help [COMMAND])", argv[1]);
+		return CTL_EXIT_USAGE;
+	}
+	cmd = find_command(argv[0]);
+	if (!cmd) {
+		ctl_err("unknown command '%s' (try 'policyctl --help')", argv[0]);
+		return CTL_EXIT_USAGE;
+	}
+	usage_command(cmd);
+	return CTL_EXIT_OK;
+}
+
+enum {
+	OPT_JSON = 0x100,
+	OPT_SOCKET,
+	OPT_VERSION,
+	OPT_DRY_RUN,
+};
+
+static const struct option long_options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *long_option_name(int val)
+{
+	const struct option *o;
+
+	for (o = long_options; o->name; o++) {
+		if (o->val == val)
+			return o->name;
+	}
+	return "?";
+}
+
+static const char *option_name(unsigned int opt)
+{
+	switch (opt) {
+	case CTL_OPT_DRY_RUN:
+		return "--dry-run";
+	default:
+		return "?";
+	}
+}
+
+/* Parse the whole line. Returns the exit status to stop with, or -1 to run
+ * @*cmd with the positional arguments left in @args/@nargs. */
+static int parse_line(int argc, char **argv, struct ctl *ctl, const struct ctl_command **cmd,
+		      char **args, int *nargs)
+{
+	const char *command = NULL;
+	unsigned int given = 0;
+	bool help = false, version = false;
+	int c, n = 0;
+
+	opterr = 0;
+	/* '-': options and operands in order, whatever POSIXLY_CORRECT says, so
+	 * global options work on either side of the command. */
+	while ((c = getopt_long(argc, argv, "-:h", long_options, NULL)) != -1) {
+		switch (c) {
+		case 1:
+			if (!command)
+				command = optarg;
+			else
+				args[n++] = optarg;
+			break;
+		case OPT_JSON:
+			ctl->json = true;
+			break;
+		case OPT_SOCKET:
+			if (!*optarg) {
+				ctl_err("option '--socket' needs a path");
+				return CTL_EXIT_USAGE;
+			}
+			ctl->socket_path = optarg;
+			break;
+		case 'h':
+			help = true;
+			break;
+		case OPT_VERSION:
+			version = true;
+			break;
+		case OPT_DRY_RUN:
+			ctl->dry_run = true;
+			given |= CTL_OPT_DRY_RUN;
+			break;
+		case ':':
+			ctl_err("option '%s' needs an argument (try 'policyctl --help')",
+				argv[optind - 1]);
+			return CTL_EXIT_USAGE;
+		default:
+			/* getopt leaves in optopt the short option it did not know, the
+			 * long option given an argument it takes none, or 0. */
+			if (optopt >= OPT_JSON)
+				ctl_err("option '--%s' takes no argument",
+					long_option_name(optopt));
+			else if (optopt)
+				ctl_err("unknown option '-%c' (try 'policyctl --help')", optopt);
+			else
+				ctl_err("unknown option '%s' (try 'policyctl --help')",
+					argv[optind - 1]);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	/* After "--", everything is an operand (a file named "-x", say). */
+	for (; optind < argc; optind++) {
+		if (!command)
+			command = argv[optind];
+		else
+			args[n++] = argv[optind];
+	}
+
+	if (version) {
+		printf("policyctl %s (control protocol %d)\n", POLICYD_VERSION, PROTO_VERSION);
+		return CTL_EXIT_OK;
+	}
+	if (!command) {
+		if (help) {
+			usage_overall();
+			return CTL_EXIT_OK;
+		}
+		ctl_err("missing command (try 'policyctl --help')");
+		return CTL_EXIT_USAGE;
+	}
+	if (!strcmp(command, "help")) {
+		if (help) {
+			usage_overall();
+			return CTL_EXIT_OK;
+		}
+		return run_help(n, args);
+	}
+	*cmd = find_command(command);
+	if (!*cmd) {
+		ctl_err("unknown command '%s' (try 'policyctl --help')", command);
+		return CTL_EXIT_USAGE;
+	}
+	if (help) {
+		usage_command(*cmd);
+		return CTL_EXIT_OK;
+	}
+	if (given & ~(*cmd)->options) {
+		ctl_err("option '%s' does not apply to '%s' (try 'policyctl %s --help')",
+			option_name(given & ~(*cmd)->options), command, command);
+		return CTL_EXIT_USAGE;
+	}
+	if (n < (*cmd)->min_args) {
+		ctl_err("missing argument (usage: policyctl %s %s)", command, (*cmd)->args);
+		return CTL_EXIT_USAGE;
+	}
+	if ((*cmd)->max_args >= 0 && n > (*cmd)->max_args) {
+		ctl_err("unexpected argument '%s' (usage: policyctl %s%s%s)",
+			args[(*cmd)->max_args], command, *(*cmd)->args ? " " : "", (*cmd)->args);
+		return CTL_EXIT_USAGE;
+	}
+	*nargs = n;
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl ctl = { .socket_path = PROTO_DEFAULT_SOCKET };
+	const struct ctl_command *cmd = NULL;
+	const char *env = getenv("POLICYD_SOCKET");
+	char **args;
+	int status, nargs = 0;
+
+	/* The shared library logs through this; its messages must name us. */
+	log_init("policyctl", LOG_LEVEL_WARN);
+	if (env && *env)
+		ctl.socket_path = env;
+	/* Operands are at most every argument: no counting pass needed. */
+	args = calloc(argc + 1, sizeof(*args));
+	if (!args) {
+		ctl_err("out of memory");
+		return CTL_EXIT_FAIL;
+	}
+	status = parse_line(argc, argv, &ctl, &cmd, args, &nargs);
+	if (status < 0)
+		status = cmd->run(&ctl, nargs, args);
+	free(args);
+	return out_finish(status);
+}

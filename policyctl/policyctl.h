@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * policyctl's internal interfaces: the command context, the daemon client,
+ * the output helpers (tables for people, JSON for programs) and the commands.
+ */
+#ifndef POLICYCTL_H
+#define POLICYCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#ifndef POLICYD_VERSION
+#define POLICYD_VERSION "0.1"
+#endif
+
+/* Exit status (SPEC §5). Commands return one of these, having printed any
+ * error themselves. */
+enum ctl_exit {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_FAIL = 1, /* reported by the daemon or the compiler */
+	CTL_EXIT_USAGE = 2,
+	CTL_EXIT_UNREACHABLE = 3,
+};
+
+/* How long to wait for a reply before declaring the daemon unreachable. */
+#define CTL_TIMEOUT_S 60
+
+/* Command-specific options (bit flags in struct ctl_command.options). */
+#define CTL_OPT_DRY_RUN (1u << 0)
+
+struct ctl {
+	const char *socket_path;
+	bool json;
+	bool dry_run;
+};
+
+/* --- client.c ---------------------------------------------------------------- */
+
+/*
+ * Send @command with @args (stolen; NULL for none) to the daemon and wait for
+ * the reply. On success *@result is a new reference to the reply's result,
+ * which is always an object. Otherwise the error is printed and the exit
+ * status returned.
+ */
+int ctl_call(const struct ctl *ctl, const char *command, json_t *args, json_t **result);
+
+/* --- output.c ---------------------------------------------------------------- */
+
+/* "policyctl: " + message, one line on stderr. */
+void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The reply was not what a command expects: say so, return CTL_EXIT_FAIL. */
+int ctl_unexpected_reply(void);
+
+/* A JSON string of @s; bytes that are not UTF-8 (a file name, say) become
+ * '?'. NULL only on ENOMEM. */
+json_t *out_string(const char *s);
+
+/* Print @json pretty, as one document, to stdout. */
+int out_json(const json_t *json);
+
+/* Flush stdout and report a write error (a full disk, a closed pipe). */
+int out_finish(int status);
+
+/* Tolerant accessors: "-" (or 0 / false) when a key is missing or has another
+ * type, so an older or newer daemon never crashes the client. */
+const char *out_str(const json_t *obj, const char *key);
+bool out_has_u64(const json_t *obj, const char *key);
+uint64_t out_u64(const json_t *obj, const char *key);
+/* A number as text ("1234"), or "-" when missing. */
+const char *out_num(const json_t *obj, const char *key, char *buf, size_t size);
+/* An object (array) member, or NULL when missing or of another type: every
+ * jansson accessor takes NULL as empty, so callers need no check. */
+const json_t *out_obj(const json_t *obj, const char *key);
+const json_t *out_arr(const json_t *obj, const char *key);
+/* Join an array of strings with @sep, adding elements while the text stays
+ * within @max_width, then "+N more" ("a,b,+3 more"); "-" for none. Returns a
+ * new string (caller frees), or NULL on ENOMEM. */
+char *out_join(const json_t *arr, const char *sep, size_t max_width);
+/* "117.7 MB" (SI units, as ip(8) prints them). */
+char *out_bytes_unit(uint64_t bytes, char *buf, size_t size);
+
+/* An aligned text table: columns, then rows of cells, then print. */
+enum out_align { OUT_LEFT, OUT_RIGHT };
+
+struct out_table;
+
+struct out_table *out_table_new(unsigned int ncols, const char *const *headers,
+				const enum out_align *align);
+/* Append a row of @ncols cells (copied). Returns 0 or -ENOMEM. */
+int out_table_row(struct out_table *t, const char *const *cells);
+/* Print with two spaces between columns, each line starting with @indent. */
+void out_table_print(const struct out_table *t, const char *indent);
+void out_table_free(struct out_table *t);
+
+/* --- the commands (cmd_*.c) ---------------------------------------------------- */
+
+typedef int (*ctl_cmd_fn)(const struct ctl *ctl, int argc, char **argv);
+
+int cmd_apply(const struct ctl *ctl, int argc, char **argv);
+int cmd_validate(const struct ctl *ctl, int argc, char **argv);
+int cmd_remove(const struct ctl *ctl, int argc, char **argv);
+int cmd_list(const struct ctl *ctl, int argc, char **argv);
+int cmd_show(const struct ctl *ctl, int argc, char **argv);
+int cmd_stats(const struct ctl *ctl, int argc, char **argv);
+int cmd_status(const struct ctl *ctl, int argc, char **argv);
+
+#endif
