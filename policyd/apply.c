@@ -330,11 +330,13 @@ static int route_release(struct daemon *d, const struct owned_route *o)
 			     route_delete_owned(d->rt, &o->installed);
 }
 
+/* @o as a reply entry; a route being restored shows the original. */
 static json_t *route_json(const struct owned_route *o, const char *action)
 {
 	char pbuf[PREFIX_STR_MAX], rbuf[256];
 
-	route_info_format(&o->installed, rbuf, sizeof(rbuf));
+	route_info_format(strcmp(action, "restored") ? &o->installed : &o->original, rbuf,
+			  sizeof(rbuf));
 	return json_pack("{s:s, s:s, s:s}", "dst",
 			 prefix_format(&o->dst, false, pbuf, sizeof(pbuf)), "action", action,
 			 "route", rbuf);

@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The daemon stops and starts again: enforcement never stops while it is
+# down, counters survive, routes move to the newly loaded program.
+set -eu
+. "$(dirname "$0")/lib.sh"
+trap sandbox_teardown EXIT
+sandbox_setup
+policyd_start
+
+cat >"$SB_DIR/r.yaml" <<'Y'
+policy: r
+destinations: [198.18.2.0/24]
+rules:
+  - name: no-9000
+    match: { proto: udp, dport: 9000 }
+    action: drop
+Y
+"$POLICYCTL" apply "$SB_DIR/r.yaml" >/dev/null
+send_udp 198.18.2.1 9000 5
+send_udp 198.18.2.1 53 2
+name1=$(in_r ip route show 198.18.2.0/24 | grep -o 'policyd-[0-9]*')
+
+policyd_stop
+[ ! -S "$SB_DIR/policyd.sock" ] || fail "socket left behind after SIGTERM"
+# Daemon down: the kernel still enforces and counts.
+send_udp 198.18.2.1 9000 4
+in_s timeout 5 nc -u -l -W 1 198.18.2.1 9000 >"$SB_DIR/got" &
+listener=$!
+sleep 0.3
+send_udp 198.18.2.1 9000 1
+wait "$listener" || true
+[ ! -s "$SB_DIR/got" ] || fail "a dropped datagram arrived while the daemon was down"
+
+policyd_start
+assert_eq "drops kept across restart" 10 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
+assert_eq "passes kept across restart" 2 "$(stat_of r .totals.passed.packets)"
+name2=$(in_r ip route show 198.18.2.0/24 | grep -o 'policyd-[0-9]*')
+[ "$name1" != "$name2" ] || fail "route still names the old program ($name1)"
+assert_eq "one route for the prefix" 1 "$(in_r ip route show 198.18.2.0/24 | wc -l)"
+send_udp 198.18.2.1 9000 3
+assert_eq "enforced by the new program" 13 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
+
+# SIGHUP re-applies the saved policy: same counters, same routes.
+kill -HUP "$PD_PID"
+sleep 0.5
+assert_eq "counters after SIGHUP" 13 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
+assert_eq "policies after SIGHUP" r "$("$POLICYCTL" --json list | jq -r '.policies[].policy')"
+
+# Re-applying a new version keeps the counters of rules whose names stay.
+sed -i 's/dport: 9000/dport: [9000, 9001]/' "$SB_DIR/r.yaml"
+"$POLICYCTL" apply "$SB_DIR/r.yaml" >/dev/null
+send_udp 198.18.2.1 9001 2
+assert_eq "counter kept by rule name" 15 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
