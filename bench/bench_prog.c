@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Data-path benchmark (SPEC §8): ns/packet under BPF_PROG_TEST_RUN for an empty
+ * LWT_OUT program (the floor), the kernel document's histogram example, and the
+ * policy program with 1, 1,000 and 100,000 destination prefixes (destination
+ * cache hit), plus, at 100,000, its cache-miss path, a new host on every packet
+ * and the trie alone, in one run.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/policy_abi.h"
+#include "lib/log.h"
+#include "empty.skel.h"
+#include "hist.skel.h"
+#include "policy.skel.h"
+
+/* The measured packet: 100 bytes of IPv4 UDP to DST_ADDR:DST_PORT. */
+#define PKT_IP_LEN 100
+#define DST_ADDR 0xc6120709u /* 198.18.7.9, in DST_NET/DST_PLEN */
+#define DST_NET 0xc6120700u
+#define DST_PLEN 24
+#define DST_PORT 5201
+
+/* The policy: 8 rules, the 7th matches the packet (third range of its list). */
+#define BENCH_SLOT 0
+#define BENCH_MATCH_RULE 6
+#define BENCH_DEFAULT_COUNTER PD_MAX_RULES
+
+/* Values of the policy program's pd_cache_off (bpf/policy.bpf.c). */
+#define CACHE_ON 0
+#define CACHE_BYPASS 1 /* the trie on every packet */
+#define CACHE_NO_HITS 2 /* every hit ignored: lookup, trie and insert on every packet */
+#define CACHE_NEW_HOSTS 3 /* the cache sees a random address: a new host on every packet */
+
+/*
+ * The policy programs measured, each with its own maps. test_run repeats one
+ * packet, so with the cache on every run after the first is a hit. The miss path
+ * is measured by a build that ignores hits (its insert replaces the one entry: a
+ * free-list pop and push), and traffic to ever new hosts by one whose cache key is
+ * random (a lookup that misses and an insert that evicts, in a full cache).
+ */
+static const struct policy_variant {
+	const char *name;
+	unsigned int prefixes;
+	__u32 cache_off;
+} variants[] = {
+	{ "policy, cache hit", 1, CACHE_ON },
+	{ "policy, cache hit", 1000, CACHE_ON },
+	{ "policy, cache hit", 100000, CACHE_ON },
+	{ "policy, cache miss path (lookup + trie + insert)", 100000, CACHE_NO_HITS },
+	{ "policy, a new host every packet (cache full, evicting)", 100000, CACHE_NEW_HOSTS },
+	{ "policy, trie only (cache bypassed)", 100000, CACHE_BYPASS },
+};
+#define NPOLICY (sizeof(variants) / sizeof(variants[0]))
+#define NCASES (2 + NPOLICY)
+/* Rows of the summary, as indexes in the table. */
+#define ROW_FLOOR 0
+#define ROW_HIST 1
+#define ROW_HIT_1 2
+#define ROW_HIT_1K 3
+#define ROW_HIT_100K 4
+#define ROW_MISS_100K 5
+#define ROW_NEW_100K 6
+#define ROW_TRIE_100K 7
+_Static_assert(NCASES == ROW_TRIE_100K + 1, "a summary row per case");
+
+/* One measured program: a name for the table, an fd, and its samples. */
+struct bench_case {
+	const char *name;
+	unsigned int prefixes; /* 0: not a policy program */
+	int prog_fd;
+	double *ns; /* the kernel's per-run figure, one per round */
+	double *wall_ns; /* the same from the clock around the syscall */
+};
+
+struct bench_opts {
+	unsigned int repeat;
+	unsigned int rounds;
+	unsigned int seed;
+	const char *lru; /* NULL, "common" or "percpu": the caches' LRU flavour */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: bench_prog [-r REPEAT] [-n ROUNDS] [-s SEED] [-l common|percpu]\n"
+		"  -r REPEAT  BPF_PROG_TEST_RUN repeat per sample (default 2000000, min 1000000)\n"
+		"  -n ROUNDS  samples per program; the median is reported (default 9)\n"
+		"  -s SEED    seed of the random prefixes (default 1)\n"
+		"  -l LRU     the destination caches' LRU list: common or percpu\n"
+		"             (BPF_F_NO_COMMON_LRU); default: as the program declares them\n");
+}
+
+static int parse_uint(const char *s, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+/* An Ethernet header (test_run strips it) then IPv4/UDP; checksums are not checked. */
+static void build_packet(uint8_t *buf, size_t *len)
+{
+	struct ethhdr *eth = (struct ethhdr *)buf;
+	struct iphdr *iph = (struct iphdr *)(eth + 1);
+	struct udphdr *udph = (struct udphdr *)(iph + 1);
+
+	memset(buf, 0, ETH_HLEN + PKT_IP_LEN);
+	eth->h_proto = htons(ETH_P_IP);
+	iph->version = 4;
+	iph->ihl = 5;
+	iph->ttl = 64;
+	iph->protocol = IPPROTO_UDP;
+	iph->tot_len = htons(PKT_IP_LEN);
+	iph->saddr = htonl(0xc6120001u);
+	iph->daddr = htonl(DST_ADDR);
+	udph->source = htons(40000);
+	udph->dest = htons(DST_PORT);
+	udph->len = htons(PKT_IP_LEN - sizeof(*iph));
+	*len = ETH_HLEN + PKT_IP_LEN;
+}
+
+static void rule_set(struct pd_rule *r, __u8 action, __u8 proto, const struct pd_port_range *ports,
+		     unsigned int nports, __u32 counter)
+{
+	unsigned int i;
+
+	r->action = action;
+	r->counter = counter;
+	if (proto) {
+		r->match |= PD_MATCH_PROTO;
+		r->proto = proto;
+	}
+	if (nports)
+		r->match |= PD_MATCH_DPORT;
+	for (i = 0; i < nports; i++)
+		r->dport[i] = ports[i];
+	r->ndport = (__u8)nports;
+}
+
+/* A web-server-like policy in which the packet reaches the 7th of 8 rules. */
+static void build_policy(struct pd_policy *pol)
+{
+	static const struct pd_port_range ssh[] = { { 22, 22 } };
+	static const struct pd_port_range web[] = { { 80, 80 }, { 443, 443 } };
+	static const struct pd_port_range alt[] = { { 8000, 8080 } };
+	static const struct pd_port_range dns[] = { { 53, 53 } };
+	static const struct pd_port_range ntp[] = { { 123, 123 } };
+	static const struct pd_port_range app[] = { { 443, 443 }, { 4789, 4789 }, { 5000, 5999 } };
+	struct pd_rule *r = pol->rules;
+
+	memset(pol, 0, sizeof(*pol));
+	pol->flags = PD_POLICY_ACTIVE;
+	pol->default_verdict = PD_DROP;
+	pol->default_counter = BENCH_DEFAULT_COUNTER;
+	rule_set(&r[0], PD_DROP, IPPROTO_TCP, ssh, 1, 0);
+	rule_set(&r[1], PD_PASS, IPPROTO_TCP, web, 2, 1);
+	rule_set(&r[2], PD_PASS, IPPROTO_TCP, alt, 1, 2);
+	rule_set(&r[3], PD_PASS, IPPROTO_UDP, dns, 1, 3);
+	rule_set(&r[4], PD_PASS, IPPROTO_UDP, ntp, 1, 4);
+	rule_set(&r[5], PD_PASS, IPPROTO_ICMP, NULL, 0, 5);
+	rule_set(&r[BENCH_MATCH_RULE], PD_PASS, IPPROTO_UDP, app, 3, BENCH_MATCH_RULE);
+	rule_set(&r[7], PD_DROP, IPPROTO_UDP, NULL, 0, 7);
+	pol->nrules = 8;
+}
+
+/* xorshift64*: a fixed, seedable sequence, the same on every machine. */
+static uint64_t rng_next(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static uint32_t mask_of(unsigned int plen)
+{
+	return plen ? ~0u << (32 - plen) : 0;
+}
+
+/* Open addressing over (addr, plen) keys: the generated prefixes must be distinct. */
+struct prefix_set {
+	uint64_t *slots; /* 0 = empty; key = addr << 8 | plen | 1 << 40 */
+	size_t mask;
+};
+
+static int prefix_set_init(struct prefix_set *s, size_t want)
+{
+	size_t size = 1024;
+
+	while (size < want * 2)
+		size <<= 1;
+	s->slots = calloc(size, sizeof(*s->slots));
+	if (!s->slots)
+		return -ENOMEM;
+	s->mask = size - 1;
+	return 0;
+}
+
+/* Returns 1 if added, 0 if already there. */
+static int prefix_set_add(struct prefix_set *s, uint32_t addr, unsigned int plen)
+{
+	uint64_t key = (uint64_t)addr << 8 | plen | 1ull << 40;
+	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & s->mask;
+
+	while (s->slots[i]) {
+		if (s->slots[i] == key)
+			return 0;
+		i = (i + 1) & s->mask;
+	}
+	s->slots[i] = key;
+	return 1;
+}
+
+static int dest_add(int map_fd, uint32_t addr, unsigned int plen)
+{
+	struct pd_dest_val val = { .policy = BENCH_SLOT };
+	struct pd_dest_key key = {};
+	uint32_t be = htonl(addr);
+
+	key.prefixlen = PD_DEST_KEY_HDR_BITS + plen;
+	key.gen = 0;
+	key.family = AF_INET;
+	memcpy(key.addr, &be, sizeof(be));
+	if (bpf_map_update_elem(map_fd, &key, &val, BPF_NOEXIST))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Fill a policy skeleton's maps: @count distinct IPv4 prefixes (about 70% /24s,
+ * the rest /8 to /32), one of which, DST_NET/DST_PLEN, holds the packet's
+ * destination; no other prefix contains that address, so the /24 decides.
+ */
+static int policy_fill(struct policy_bpf *skel, unsigned int count, unsigned int seed)
+{
+	struct pd_config cfg = { .epoch = 0 };
+	uint64_t rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)seed << 17 | seed);
+	int dest_fd = bpf_map__fd(skel->maps.pd_dest);
+	struct prefix_set set = {};
+	struct pd_policy *pol;
+	unsigned int added = 1;
+	__u32 zero = 0, idx = BENCH_SLOT;
+	int err;
+
+	pol = calloc(1, sizeof(*pol));
+	if (!pol)
+		return -ENOMEM;
+	build_policy(pol);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.pd_policies), &idx, pol, BPF_ANY)) {
+		err = -errno;
+		pr_err("pd_policies update: %s\n", strerror(-err));
+		goto out;
+	}
+	err = prefix_set_init(&set, count);
+	if (err)
+		goto out;
+	prefix_set_add(&set, DST_NET, DST_PLEN);
+	err = dest_add(dest_fd, DST_NET, DST_PLEN);
+	if (err) {
+		pr_err("pd_dest update: %s\n", strerror(-err));
+		goto out;
+	}
+	while (added < count) {
+		uint64_t r = rng_next(&rng);
+		unsigned int plen = (r >> 32) % 10 < 7 ? 24 : 8 + (unsigned int)((r >> 40) % 25);
+		uint32_t addr = (uint32_t)r & mask_of(plen);
+
+		if ((DST_ADDR & mask_of(plen)) == addr || !prefix_set_add(&set, addr, plen))
+			continue;
+		err = dest_add(dest_fd, addr, plen);
+		if (err) {
+			pr_err("pd_dest update (%u prefixes in): %s\n", added, strerror(-err));
+			goto out;
+		}
+		added++;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.pd_config), &zero, &cfg, BPF_ANY)) {
+		err = -errno;
+		pr_err("pd_config update: %s\n", strerror(-err));
+		goto out;
+	}
+	err = 0;
+out:
+	free(set.slots);
+	free(pol);
+	return err;
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/*
+ * One BPF_PROG_TEST_RUN. *@ns is the kernel's per-run average: whole ns, and
+ * without the time the run loop yields the CPU. *@wall_ns (optional) divides the
+ * syscall's wall time instead: finer, but it also counts any preemption.
+ */
+static int run_prog(int prog_fd, const uint8_t *pkt, size_t len, unsigned int repeat, __u32 *retval,
+		    double *ns, double *wall_ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = (__u32)len,
+		    .repeat = repeat);
+	double t0 = now_ns();
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		return -errno;
+	if (wall_ns)
+		*wall_ns = (now_ns() - t0) / repeat;
+	*retval = opts.retval;
+	*ns = opts.duration;
+	return 0;
+}
+
+/*
+ * The measured path must be the one claimed: a pass by the 7th rule, counted, and
+ * the destination cached (in epoch 0, slot BENCH_SLOT, its own address) where the
+ * cache sees it.
+ */
+static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, const uint8_t *pkt,
+			     size_t len)
+{
+	bool cached_here = cache_off == CACHE_ON || cache_off == CACHE_NO_HITS, cache_ok;
+	int ncpus = libbpf_num_possible_cpus();
+	__u32 counter = BENCH_MATCH_RULE, retval, dst = htonl(DST_ADDR), cached_addr;
+	struct pd_dcache_val cached = {};
+	struct pd_counters *vals;
+	__u64 packets = 0;
+	double ns;
+	int err, cpu;
+
+	if (ncpus < 0)
+		return ncpus;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	err = run_prog(bpf_program__fd(skel->progs.policyd_out), pkt, len, 1, &retval, &ns, NULL);
+	if (err) {
+		pr_err("test_run: %s\n", strerror(-err));
+		goto out;
+	}
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_rule_stats), &counter, vals)) {
+		err = -errno;
+		pr_err("pd_rule_stats lookup: %s\n", strerror(-err));
+		goto out;
+	}
+	for (cpu = 0; cpu < ncpus; cpu++)
+		packets += vals[cpu].packets;
+	if (retval != BPF_OK || packets != 1) {
+		pr_err("policy program took another path: verdict %u, rule %d counted %llu\n",
+		       retval, BENCH_MATCH_RULE + 1, (unsigned long long)packets);
+		err = -EPROTO;
+		goto out;
+	}
+	err = bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_dcache4), &dst, &cached) ? -errno : 0;
+	/* An entry not holding its own address is never a hit: the timed runs would miss. */
+	memcpy(&cached_addr, cached.addr, sizeof(cached_addr));
+	if (cached_here)
+		cache_ok = !err && cached.epoch == 0 && cached.slot == BENCH_SLOT &&
+			   cached_addr == dst;
+	else
+		cache_ok = err == -ENOENT;
+	if (!cache_ok) {
+		pr_err("unexpected cache entry: lookup %s, epoch %u, slot %u, address %s\n",
+		       strerror(-err), cached.epoch, cached.slot,
+		       cached_addr == dst ? "right" : "wrong");
+		err = -EPROTO;
+		goto out;
+	}
+	/* New hosts: fill the cache first, so that every timed insert evicts. */
+	if (cache_off == CACHE_NEW_HOSTS) {
+		err = run_prog(bpf_program__fd(skel->progs.policyd_out), pkt, len,
+			       2 * PD_DCACHE4_ENTRIES, &retval, &ns, NULL);
+		if (err) {
+			pr_err("test_run: %s\n", strerror(-err));
+			goto out;
+		}
+	}
+	err = 0;
+out:
+	free(vals);
+	return err;
+}
+
+/* Open, set the cache switch and LRU flavour, load; NULL (errno set) on failure. */
+static struct policy_bpf *policy_load(const struct bench_opts *o, __u32 cache_off)
+{
+	struct policy_bpf *skel = policy_bpf__open();
+	__u32 flags;
+	int err;
+
+	if (!skel)
+		return NULL;
+	skel->rodata->pd_cache_off = cache_off;
+	if (o->lru) {
+		flags = bpf_map__map_flags(skel->maps.pd_dcache4) & ~BPF_F_NO_COMMON_LRU;
+		if (!strcmp(o->lru, "percpu"))
+			flags |= BPF_F_NO_COMMON_LRU;
+		bpf_map__set_map_flags(skel->maps.pd_dcache4, flags);
+		bpf_map__set_map_flags(skel->maps.pd_dcache6, flags);
+	}
+	err = policy_bpf__load(skel);
+	if (err) {
+		policy_bpf__destroy(skel);
+		errno = -err;
+		return NULL;
+	}
+	return skel;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorts @v. */
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void print_table(const struct bench_opts *o, struct bench_case *cases, unsigned int ncases)
+{
+	double med[NCASES], wall[NCASES];
+	unsigned int i;
+
+	for (i = 0; i < ncases; i++) {
+		med[i] = median(cases[i].ns, o->rounds);
+		wall[i] = median(cases[i].wall_ns, o->rounds);
+	}
+
+	printf("BPF_PROG_TEST_RUN of a %u-byte IPv4 UDP packet, repeat %u, median of %u rounds;\n"
+	       "the programs take turns within each round. ns/packet is the kernel's figure\n"
+	       "(whole ns); wall ns/packet divides the syscall's wall-clock time.%s%s\n\n",
+	       PKT_IP_LEN, o->repeat, o->rounds, o->lru ? " Caches: LRU " : "",
+	       o->lru ? o->lru : "");
+	printf("| program | prefixes | ns/packet | min | max | wall ns/packet | x empty | x hist |\n");
+	printf("|---|--:|--:|--:|--:|--:|--:|--:|\n");
+	for (i = 0; i < ncases; i++) {
+		char prefixes[16] = "-";
+
+		if (cases[i].prefixes)
+			snprintf(prefixes, sizeof(prefixes), "%u", cases[i].prefixes);
+		printf("| %s | %s | %.1f | %.0f | %.0f | %.1f | %.2f | %.2f |\n", cases[i].name,
+		       prefixes, med[i], cases[i].ns[0], cases[i].ns[o->rounds - 1], wall[i],
+		       med[i] / med[ROW_FLOOR], med[i] / med[ROW_HIST]);
+	}
+	printf("\nAbove the floor: hist %.1f ns; policy, cache hit, %.1f / %.1f / %.1f ns "
+	       "(1 / 1,000 / 100,000 prefixes);\n"
+	       "at 100,000 prefixes: cache miss path %.1f ns, a new host every packet %.1f ns, "
+	       "trie only %.1f ns.\n",
+	       med[ROW_HIST] - med[ROW_FLOOR], med[ROW_HIT_1] - med[ROW_FLOOR],
+	       med[ROW_HIT_1K] - med[ROW_FLOOR], med[ROW_HIT_100K] - med[ROW_FLOOR],
+	       med[ROW_MISS_100K] - med[ROW_FLOOR], med[ROW_NEW_100K] - med[ROW_FLOOR],
+	       med[ROW_TRIE_100K] - med[ROW_FLOOR]);
+	printf("Target (policy at 100,000 prefixes <= 2x hist): cache hit %.2fx, %s; "
+	       "cache miss path %.2fx, %s; a new host every packet %.2fx, %s.\n",
+	       med[ROW_HIT_100K] / med[ROW_HIST],
+	       med[ROW_HIT_100K] <= 2 * med[ROW_HIST] ? "met" : "NOT met",
+	       med[ROW_MISS_100K] / med[ROW_HIST],
+	       med[ROW_MISS_100K] <= 2 * med[ROW_HIST] ? "met" : "NOT met",
+	       med[ROW_NEW_100K] / med[ROW_HIST],
+	       med[ROW_NEW_100K] <= 2 * med[ROW_HIST] ? "met" : "NOT met");
+	/* h * hit + (1 - h) * new host = trie only, solved for h. */
+	printf("Break-even at 100,000 prefixes, cache full: the cache beats the trie alone when "
+	       "more than %.0f%% of packets hit.\n",
+	       100 * (med[ROW_NEW_100K] - med[ROW_TRIE_100K]) /
+		       (med[ROW_NEW_100K] - med[ROW_HIT_100K]));
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_opts o = { .repeat = 2000000, .rounds = 9, .seed = 1 };
+	struct policy_bpf *pol[NPOLICY] = {};
+	struct bench_case cases[NCASES] = {};
+	struct empty *empty = NULL;
+	struct hist *hist = NULL;
+	unsigned int i, r, ncases = 0;
+	uint8_t pkt[ETH_HLEN + PKT_IP_LEN];
+	size_t len;
+	int opt, err = 0;
+
+	log_init("bench_prog", LOG_LEVEL_INFO);
+	log_hook_libbpf();
+	while ((opt = getopt(argc, argv, "r:n:s:l:h")) != -1) {
+		switch (opt) {
+		case 'r':
+			err = parse_uint(optarg, &o.repeat);
+			break;
+		case 'n':
+			err = parse_uint(optarg, &o.rounds);
+			break;
+		case 's':
+			err = parse_uint(optarg, &o.seed);
+			break;
+		case 'l':
+			if (strcmp(optarg, "common") && strcmp(optarg, "percpu")) {
+				pr_err("-l %s: expected common or percpu\n", optarg);
+				return EXIT_FAILURE;
+			}
+			o.lru = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return EXIT_FAILURE;
+		}
+		if (err) {
+			pr_err("-%c %s: not a number\n", opt, optarg);
+			return EXIT_FAILURE;
+		}
+	}
+	if (o.repeat < 1000000 || o.rounds < 1) {
+		pr_err("repeat must be at least 1000000 and rounds at least 1\n");
+		return EXIT_FAILURE;
+	}
+
+	build_packet(pkt, &len);
+	empty = empty__open_and_load();
+	hist = hist__open_and_load();
+	if (!empty || !hist) {
+		err = -errno;
+		pr_err("loading the reference programs: %s\n", strerror(-err));
+		goto out;
+	}
+	cases[ncases++] = (struct bench_case){
+		.name = "empty (floor)",
+		.prog_fd = bpf_program__fd(empty->progs.bench_empty),
+	};
+	cases[ncases++] = (struct bench_case){
+		.name = "hist (kernel doc example)",
+		.prog_fd = bpf_program__fd(hist->progs.bench_hist),
+	};
+	/* One skeleton (own maps) per variant, so that every round measures all. */
+	for (i = 0; i < NPOLICY; i++) {
+		pol[i] = policy_load(&o, variants[i].cache_off);
+		if (!pol[i]) {
+			err = -errno;
+			pr_err("loading the policy program: %s\n", strerror(-err));
+			goto out;
+		}
+		pr_info("filling %u prefixes\n", variants[i].prefixes);
+		err = policy_fill(pol[i], variants[i].prefixes, o.seed);
+		if (err)
+			goto out;
+		err = policy_check_path(pol[i], variants[i].cache_off, pkt, len);
+		if (err)
+			goto out;
+		cases[ncases++] = (struct bench_case){
+			.name = variants[i].name,
+			.prefixes = variants[i].prefixes,
+			.prog_fd = bpf_program__fd(pol[i]->progs.policyd_out),
+		};
+	}
+	for (i = 0; i < ncases; i++) {
+		cases[i].ns = calloc(o.rounds, sizeof(double));
+		cases[i].wall_ns = calloc(o.rounds, sizeof(double));
+		if (!cases[i].ns || !cases[i].wall_ns) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+
+	for (r = 0; r < o.rounds; r++) {
+		pr_info("round %u/%u\n", r + 1, o.rounds);
+		for (i = 0; i < ncases; i++) {
+			__u32 retval;
+
+			err = run_prog(cases[i].prog_fd, pkt, len, o.repeat, &retval,
+				       &cases[i].ns[r], &cases[i].wall_ns[r]);
+			if (err) {
+				pr_err("test_run of %s: %s\n", cases[i].name, strerror(-err));
+				goto out;
+			}
+			if (retval != BPF_OK) {
+				pr_err("%s returned %u, not BPF_OK\n", cases[i].name, retval);
+				err = -EPROTO;
+				goto out;
+			}
+		}
+	}
+	print_table(&o, cases, ncases);
+out:
+	for (i = 0; i < ncases; i++) {
+		free(cases[i].ns);
+		free(cases[i].wall_ns);
+	}
+	for (i = 0; i < NPOLICY; i++)
+		policy_bpf__destroy(pol[i]);
+	hist__destroy(hist);
+	empty__destroy(empty);
+	return err ? EXIT_FAILURE : EXIT_SUCCESS;
+}

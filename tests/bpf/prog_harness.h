@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The harness of the BPF_PROG_TEST_RUN tests: one loaded policy skeleton per test
+ * (setup/teardown), writers for its maps through the ABI structs, per-CPU counter
+ * sums, cache entries, and running one packet. Included by one test file.
+ */
+#ifndef POLICYD_TESTS_PROG_HARNESS_H
+#define POLICYD_TESTS_PROG_HARNESS_H
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/policy_abi.h"
+#include "lib/prefix.h"
+#include "policy.skel.h"
+#include "tests/bpf/pkt.h"
+
+union pd_dcache_key {
+	__u32 v4; /* network order */
+	struct pd_dcache6_key v6;
+};
+
+static struct policy_bpf *skel;
+static int ncpus;
+
+static inline void setup(void)
+{
+	skel = policy_bpf__open_and_load();
+	ck_assert_msg(skel, "skeleton load failed: %s", strerror(errno));
+	ncpus = libbpf_num_possible_cpus();
+	ck_assert_int_gt(ncpus, 0);
+}
+
+static inline void teardown(void)
+{
+	policy_bpf__destroy(skel);
+	skel = NULL;
+}
+
+/* --- map writers -------------------------------------------------------- */
+
+/* What the daemon's apply ends with: the generation in use is @epoch % 2. */
+static inline void set_epoch(__u32 epoch)
+{
+	struct pd_config cfg = { .epoch = epoch };
+	__u32 zero = 0;
+
+	ck_assert_int_eq(bpf_map__update_elem(skel->maps.pd_config, &zero, sizeof(zero), &cfg,
+					      sizeof(cfg), BPF_ANY),
+			 0);
+}
+
+static inline void add_dest(__u8 gen, const char *text, __u32 slot)
+{
+	struct pd_dest_val val = { .policy = slot };
+	struct pd_dest_key key = {};
+	struct prefix pfx;
+
+	ck_assert_int_eq(prefix_parse(text, false, &pfx), 0);
+	key.prefixlen = PD_DEST_KEY_HDR_BITS + pfx.len;
+	key.gen = gen;
+	key.family = pfx.family;
+	memcpy(key.addr, pfx.addr, sizeof(key.addr));
+	ck_assert_int_eq(bpf_map__update_elem(skel->maps.pd_dest, &key, sizeof(key), &val,
+					      sizeof(val), BPF_ANY),
+			 0);
+}
+
+static inline void set_policy(__u32 gen, __u32 slot, const struct pd_policy *pol)
+{
+	__u32 idx = gen * PD_MAX_POLICIES + slot;
+
+	ck_assert_int_eq(bpf_map__update_elem(skel->maps.pd_policies, &idx, sizeof(idx), pol,
+					      sizeof(*pol), BPF_ANY),
+			 0);
+}
+
+/* A fresh active policy; the caller appends rules. */
+static inline void policy_init(struct pd_policy *pol, __u8 default_verdict, __u32 default_counter)
+{
+	memset(pol, 0, sizeof(*pol));
+	pol->flags = PD_POLICY_ACTIVE;
+	pol->default_verdict = default_verdict;
+	pol->default_counter = default_counter;
+}
+
+static inline struct pd_rule *rule_add(struct pd_policy *pol, __u8 action, __u32 counter)
+{
+	struct pd_rule *r;
+
+	ck_assert_int_lt(pol->nrules, PD_MAX_RULES);
+	r = &pol->rules[pol->nrules++];
+	r->action = action;
+	r->counter = counter;
+	return r;
+}
+
+static inline void rule_proto(struct pd_rule *r, __u8 proto)
+{
+	r->match |= PD_MATCH_PROTO;
+	r->proto = proto;
+}
+
+static inline void rule_dport(struct pd_rule *r, __u16 lo, __u16 hi)
+{
+	ck_assert_int_lt(r->ndport, PD_MAX_PORT_RANGES);
+	r->match |= PD_MATCH_DPORT;
+	r->dport[r->ndport].lo = lo;
+	r->dport[r->ndport].hi = hi;
+	r->ndport++;
+}
+
+/* --- counters (sums over CPUs) ------------------------------------------- */
+
+static inline void sum_counters(struct pd_counters *sum, const struct pd_counters *c)
+{
+	int i;
+
+	sum->packets += c->packets;
+	sum->bytes += c->bytes;
+	sum->passed_packets += c->passed_packets;
+	sum->passed_bytes += c->passed_bytes;
+	sum->dropped_packets += c->dropped_packets;
+	sum->dropped_bytes += c->dropped_bytes;
+	for (i = 0; i < PD_REASON_MAX; i++)
+		sum->dropped_reason[i] += c->dropped_reason[i];
+}
+
+static inline struct pd_counters rule_stats(__u32 counter)
+{
+	struct pd_counters *vals = calloc(ncpus, sizeof(*vals));
+	struct pd_counters sum = {};
+	int cpu;
+
+	ck_assert_ptr_nonnull(vals);
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_rule_stats), &counter, vals),
+			 0);
+	for (cpu = 0; cpu < ncpus; cpu++)
+		sum_counters(&sum, &vals[cpu]);
+	free(vals);
+	return sum;
+}
+
+static inline struct pd_policy_stats policy_stats(__u32 slot)
+{
+	struct pd_policy_stats *vals = calloc(ncpus, sizeof(*vals));
+	struct pd_policy_stats sum = {};
+	int cpu, i;
+
+	ck_assert_ptr_nonnull(vals);
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_policy_stats), &slot, vals),
+			 0);
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		sum_counters(&sum.c, &vals[cpu].c);
+		for (i = 0; i < PD_HIST_BUCKETS; i++)
+			sum.hist[i] += vals[cpu].hist[i];
+	}
+	free(vals);
+	return sum;
+}
+
+/* Every counter of both stats maps is zero. */
+static inline void assert_no_counters(void)
+{
+	static const struct pd_counters zero;
+	struct pd_policy_stats ps;
+	struct pd_counters rs;
+	__u32 i;
+	int b;
+
+	for (i = 0; i < PD_MAX_POLICIES; i++) {
+		ps = policy_stats(i);
+		ck_assert_msg(!memcmp(&ps.c, &zero, sizeof(zero)), "policy %u counted", i);
+		for (b = 0; b < PD_HIST_BUCKETS; b++)
+			ck_assert_msg(!ps.hist[b], "policy %u bucket %d counted", i, b);
+	}
+	for (i = 0; i < PD_MAX_RULE_COUNTERS; i++) {
+		rs = rule_stats(i);
+		ck_assert_msg(!memcmp(&rs, &zero, sizeof(zero)), "rule counter %u counted", i);
+	}
+}
+
+static inline void assert_counted(const struct pd_counters *c, __u64 packets, __u64 bytes,
+				  int dropped, enum pd_reason reason)
+{
+	int i;
+
+	ck_assert_uint_eq(c->packets, packets);
+	ck_assert_uint_eq(c->bytes, bytes);
+	ck_assert_uint_eq(c->passed_packets, dropped ? 0 : packets);
+	ck_assert_uint_eq(c->passed_bytes, dropped ? 0 : bytes);
+	ck_assert_uint_eq(c->dropped_packets, dropped ? packets : 0);
+	ck_assert_uint_eq(c->dropped_bytes, dropped ? bytes : 0);
+	for (i = 0; i < PD_REASON_MAX; i++)
+		ck_assert_uint_eq(c->dropped_reason[i], dropped && i == (int)reason ? packets : 0);
+}
+
+/* --- running the program ------------------------------------------------- */
+
+/* Run once; @gso_segs 0 leaves the context alone. Returns the program's verdict. */
+static inline int run_gso(const struct pkt *p, __u32 gso_segs)
+{
+	struct __sk_buff ctx = { .gso_segs = gso_segs };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p->buf, .data_size_in = p->len,
+		    .repeat = 1);
+	int err;
+
+	if (gso_segs) {
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
+	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.policyd_out), &opts);
+	ck_assert_msg(!err, "test_run: %s", strerror(errno));
+	ck_assert_msg(opts.retval == BPF_OK || opts.retval == BPF_DROP, "verdict %u", opts.retval);
+	return opts.retval;
+}
+
+static inline int run(const struct pkt *p)
+{
+	return run_gso(p, 0);
+}
+
+/* --- the destination caches --------------------------------------------- */
+
+/* The cache key of an address, IPv4 or IPv6 by its text; returns the map. */
+static inline struct bpf_map *dcache_key(const char *addr, union pd_dcache_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	if (inet_pton(AF_INET, addr, &key->v4) == 1)
+		return skel->maps.pd_dcache4;
+	ck_assert_int_eq(inet_pton(AF_INET6, addr, key->v6.addr), 1);
+	return skel->maps.pd_dcache6;
+}
+
+static inline size_t dcache_key_size(const struct bpf_map *map)
+{
+	return map == skel->maps.pd_dcache4 ? sizeof(__u32) : sizeof(struct pd_dcache6_key);
+}
+
+/* The address as a cache entry stores it: IPv4 in the first four bytes, rest zero. */
+static inline void dcache_addr(const char *addr, __u8 out[16])
+{
+	union pd_dcache_key key;
+	struct bpf_map *map = dcache_key(addr, &key);
+
+	memset(out, 0, 16);
+	memcpy(out, &key, dcache_key_size(map));
+}
+
+/*
+ * Write the entry under @key_addr's key holding @val_addr: the same address is what
+ * a packet in @epoch would have written; another is an element reused for another
+ * host while a packet still held it.
+ */
+static inline void dcache_put_as(const char *key_addr, const char *val_addr, __u32 epoch,
+				 __u32 slot)
+{
+	struct pd_dcache_val val = { .epoch = epoch, .slot = slot };
+	union pd_dcache_key key;
+	struct bpf_map *map = dcache_key(key_addr, &key);
+
+	dcache_addr(val_addr, val.addr);
+	ck_assert_int_eq(
+		bpf_map__update_elem(map, &key, dcache_key_size(map), &val, sizeof(val), BPF_ANY),
+		0);
+}
+
+/* Write a cache entry directly, as a packet in @epoch would have. */
+static inline void dcache_put(const char *addr, __u32 epoch, __u32 slot)
+{
+	dcache_put_as(addr, addr, epoch, slot);
+}
+
+/* The entry for @addr; fails the test if there is none. */
+static inline struct pd_dcache_val dcache_get(const char *addr)
+{
+	struct pd_dcache_val val;
+	union pd_dcache_key key;
+	struct bpf_map *map = dcache_key(addr, &key);
+
+	ck_assert_msg(!bpf_map__lookup_elem(map, &key, dcache_key_size(map), &val, sizeof(val), 0),
+		      "no cache entry for %s: %s", addr, strerror(errno));
+	return val;
+}
+
+/* The entry for @addr is {@epoch, @slot} and holds @addr itself. */
+static inline void assert_dcache(const char *addr, __u32 epoch, __u32 slot)
+{
+	struct pd_dcache_val val = dcache_get(addr);
+	__u8 want[16];
+
+	ck_assert_msg(val.epoch == epoch && val.slot == slot,
+		      "cache entry for %s: epoch %u slot %#x, expected epoch %u slot %#x", addr,
+		      val.epoch, val.slot, epoch, slot);
+	dcache_addr(addr, want);
+	ck_assert_msg(!memcmp(val.addr, want, sizeof(want)), "cache entry for %s: wrong address",
+		      addr);
+}
+
+#endif
