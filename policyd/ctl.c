@@ -213,6 +213,10 @@ static int client_flush(struct daemon *d, struct client *c)
 		free(c->out);
 		c->out = NULL;
 		c->out_len = c->out_off = 0;
+		/* Closing at once would reset a peer with unread input
+		 * before it reads the error: end our side only. */
+		if (c->closing)
+			shutdown(c->fd, SHUT_WR);
 	}
 	return client_watch(d, c);
 }
@@ -332,6 +336,24 @@ static json_t *handle_request(struct daemon *d, json_t *req)
 	return cmd_dispatch(d, json_string_value(command), args);
 }
 
+/* Read and drop what a closing client sends; 0 until it hangs up. */
+static int client_discard(struct client *c)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return n == 0 ? -EPIPE : -errno;
+	}
+}
+
 void ctl_client_event(struct daemon *d, struct client *c, uint32_t events)
 {
 	int err = 0;
@@ -340,6 +362,12 @@ void ctl_client_event(struct daemon *d, struct client *c, uint32_t events)
 		err = client_flush(d, c);
 		if (err)
 			goto drop;
+	}
+	if (c->closing) {
+		err = client_discard(c);
+		if (err)
+			goto drop;
+		return;
 	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		for (;;) {
@@ -355,8 +383,13 @@ void ctl_client_event(struct daemon *d, struct client *c, uint32_t events)
 					"EPROTO", "%s",
 					err == -EMSGSIZE ? "frame length is zero or over 64 MiB" :
 							   "frame is not a JSON object");
-				client_queue(d, c, reply);
-				goto drop;
+				c->closing = true;
+				err = client_queue(d, c, reply);
+				if (!err)
+					err = client_discard(c);
+				if (err)
+					goto drop;
+				return;
 			}
 			if (err < 0)
 				goto drop;

@@ -3,6 +3,7 @@
 #ifndef POLICYD_CTL_H
 #define POLICYD_CTL_H
 
+#include <stdbool.h>
 #include <time.h>
 
 #include "lib/proto.h"
@@ -17,6 +18,9 @@ struct client {
 	size_t out_len;
 	size_t out_off;
 	time_t last_active;
+	/* Framing is lost: input is discarded, the error reply is flushed,
+	 * then the write side is shut; the client closes (or times out). */
+	bool closing;
 };
 
 #endif
