@@ -342,7 +342,7 @@ static json_t *route_json(const struct owned_route *o, const char *action)
 			 "route", rbuf);
 }
 
-static json_t *dests_json(const struct policy *pol)
+json_t *policy_dests_json(const struct policy *pol)
 {
 	json_t *a = json_array();
 	char buf[PREFIX_STR_MAX];
@@ -652,8 +652,8 @@ int policy_set_apply(struct daemon *d, const char *file, const char *text, size_
 	applied_policy_free(old);
 done:
 	*result = json_pack("{s:s, s:b, s:b, s:o, s:I, s:o}", "policy", ap->pol->name, "created",
-			    !old, "dry_run", dry_run, "destinations", dests_json(ap->pol), "rules",
-			    (json_int_t)ap->pol->nrules, "routes", routes);
+			    !old, "dry_run", dry_run, "destinations", policy_dests_json(ap->pol),
+			    "rules", (json_int_t)ap->pol->nrules, "routes", routes);
 	routes = NULL;
 	if (dry_run)
 		applied_policy_free(ap);

@@ -100,17 +100,6 @@ static json_t *cmd_remove(struct daemon *d, json_t *args)
 	return reply_from(ret, result, err);
 }
 
-static json_t *dests_json(const struct policy *pol)
-{
-	json_t *a = json_array();
-	char buf[PREFIX_STR_MAX];
-
-	for (size_t i = 0; i < pol->ndests; i++)
-		json_array_append_new(
-			a, json_string(prefix_format(&pol->dests[i], false, buf, sizeof(buf))));
-	return a;
-}
-
 static json_t *routes_json(const struct applied_policy *ap)
 {
 	json_t *a = json_array();
@@ -141,7 +130,7 @@ static json_t *cmd_list(struct daemon *d, json_t *args)
 				      json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o}", "policy",
 						ap->pol->name, "mode", "enforce", "default",
 						policy_verdict_name(ap->pol->default_verdict),
-						"destinations", dests_json(ap->pol), "rules",
+						"destinations", policy_dests_json(ap->pol), "rules",
 						(json_int_t)ap->pol->nrules, "applied", when,
 						"routes", routes_json(ap)));
 	}
@@ -179,8 +168,8 @@ static json_t *cmd_show(struct daemon *d, json_t *args)
 	}
 	compiled = json_pack("{s:I, s:s, s:s, s:o, s:o, s:I}", "slot", (json_int_t)ap->slot, "mode",
 			     "enforce", "default", policy_verdict_name(ap->pol->default_verdict),
-			     "destinations", dests_json(ap->pol), "rules", rules, "default_counter",
-			     (json_int_t)ap->default_counter);
+			     "destinations", policy_dests_json(ap->pol), "rules", rules,
+			     "default_counter", (json_int_t)ap->default_counter);
 	iso8601(ap->applied, when, sizeof(when));
 	return proto_reply_ok(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "policy", name, "file",
 					ap->file, "applied", when, "source", ap->source, "compiled",

@@ -123,6 +123,8 @@ void policy_set_reconcile_routes(struct daemon *d);
 void policy_set_release(struct policy_set *set);
 void applied_policy_free(struct applied_policy *ap);
 size_t policy_set_ndests(const struct policy_set *set);
+/* @pol's destinations as a JSON array of prefix strings. */
+json_t *policy_dests_json(const struct policy *pol);
 
 /* state.c: the state directory. Written atomically (temporary file,
  * fsync, rename). */
