@@ -45,7 +45,10 @@ The floor is an empty LWT_OUT program; hist is the kernel document's example
 (per-CPU hash of log2(len), bench/hist.bpf.c). The policy program runs an 8-rule
 IPv4 policy whose 7th rule matches, with 1, 1,000 or 100,000 random distinct
 destination prefixes (mostly /24s, the rest /8 to /32) in pd_dest, the packet's
-destination inside one of them. Each policy program is checked to take that path
+destination inside one of them. Its rules test proto and dport only (the 192-byte
+struct pd_rule also holds sport, length, tcp-flags and icmp-type; a rule testing
+any of those, or src, goes on to a separate function, which these do not reach).
+Each policy program is checked to take that path
 (and to have cached the destination, where the cache is on) before it is timed;
 every program must return BPF_OK.
 

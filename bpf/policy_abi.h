@@ -14,6 +14,8 @@
 #define PD_MAX_POLICIES 256
 #define PD_MAX_RULES 64
 #define PD_MAX_PORT_RANGES 16
+#define PD_MAX_LENGTH_RANGES 4
+#define PD_MAX_SRCS 65536 /* src prefixes, all rules of all policies, one generation */
 #define PD_MAX_DESTS 262144 /* destination prefixes, all policies, one generation */
 #define PD_MAX_RULE_COUNTERS (PD_MAX_POLICIES * (PD_MAX_RULES + 1))
 #define PD_NAME_MAX 32 /* policy and rule names, without the NUL */
@@ -36,6 +38,7 @@
 #define PD_MAP_POLICY_STATS "pd_policy_stats"
 #define PD_MAP_RULE_STATS "pd_rule_stats"
 #define PD_MAP_SYNC "pd_sync"
+#define PD_MAP_SRC "pd_src"
 #define PD_MAP_DCACHE4 "pd_dcache4"
 #define PD_MAP_DCACHE6 "pd_dcache6"
 #define PD_PROG_NAME "policyd_out"
@@ -112,6 +115,19 @@ struct pd_port_range {
 /* pd_rule.match: which conditions the rule tests (all must hold). */
 #define PD_MATCH_PROTO (1u << 0)
 #define PD_MATCH_DPORT (1u << 1)
+#define PD_MATCH_SPORT (1u << 2)
+#define PD_MATCH_SRC (1u << 3) /* the source is in one of the rule's pd_src prefixes */
+#define PD_MATCH_LENGTH (1u << 4) /* IP packet length in one of length[] */
+#define PD_MATCH_TCP_FLAGS (1u << 5) /* TCP, and (flags & mask) == value */
+#define PD_MATCH_ICMP_TYPE (1u << 6) /* ICMP or ICMPv6 (as proto), type's bit set */
+
+/* TCP flag bits as in the header's 13th byte. */
+#define PD_TCP_FIN 0x01
+#define PD_TCP_SYN 0x02
+#define PD_TCP_RST 0x04
+#define PD_TCP_PSH 0x08
+#define PD_TCP_ACK 0x10
+#define PD_TCP_URG 0x20
 
 struct pd_rule {
 	__u32 counter; /* index in pd_rule_stats */
@@ -119,13 +135,38 @@ struct pd_rule {
 	__u8 action; /* enum pd_verdict */
 	__u8 proto; /* IP protocol number (next header for IPv6) */
 	__u8 ndport; /* used entries of dport[] */
+	__u8 nsport; /* used entries of sport[] */
+	__u8 nlength; /* used entries of length[] */
+	__u8 tcp_flags_mask;
+	__u8 tcp_flags_value;
 	__u8 pad;
-	__u32 pad2;
 	struct pd_port_range dport[PD_MAX_PORT_RANGES];
+	struct pd_port_range sport[PD_MAX_PORT_RANGES];
+	struct pd_port_range length[PD_MAX_LENGTH_RANGES]; /* IP length, inclusive */
+	__u32 icmp_types[8]; /* bit t of the 256: ICMP(v6) type t matches */
 };
+
+/*
+ * pd_src (LPM_TRIE, BPF_F_NO_PREALLOC, PD_GENERATIONS * PD_MAX_SRCS): the
+ * src prefixes of rules with PD_MATCH_SRC. The rule's identity leads the
+ * data, so one trie serves every rule: prefixlen = PD_SRC_KEY_HDR_BITS +
+ * prefix length; a lookup uses PD_SRC_KEY_HDR_BITS + 128 with the packet's
+ * source. The value is unused (a hit is the answer).
+ */
+struct pd_src_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 family; /* AF_INET or AF_INET6 */
+	__u8 rule; /* index of the rule in its policy */
+	__u8 pad;
+	__u32 slot; /* policy slot */
+	__u8 addr[16];
+};
+#define PD_SRC_KEY_HDR_BITS 64
 
 /* pd_policy.flags */
 #define PD_POLICY_ACTIVE (1u << 0)
+#define PD_POLICY_MONITOR (1u << 1) /* evaluate and count; a drop verdict passes (would-drop) */
 
 /* pd_policies[gen * PD_MAX_POLICIES + slot]. A policy keeps its slot (and so
  * its pd_policy_stats entry) for as long as it stays applied. */
@@ -147,6 +188,9 @@ struct pd_counters {
 	__u64 dropped_packets;
 	__u64 dropped_bytes;
 	__u64 dropped_reason[PD_REASON_MAX]; /* packets */
+	/* Monitor mode: packets a drop verdict let pass (also counted as passed). */
+	__u64 would_drop_packets;
+	__u64 would_drop_bytes;
 };
 
 /* pd_policy_stats[slot] (PERCPU_ARRAY) */
@@ -163,10 +207,13 @@ _Static_assert(sizeof(struct pd_dest_val) == 8, "pd_dest_val size");
 _Static_assert(sizeof(struct pd_dcache6_key) == 16, "pd_dcache6_key size");
 _Static_assert(sizeof(struct pd_dcache_val) == 24, "pd_dcache_val size");
 _Static_assert(sizeof(struct pd_port_range) == 4, "pd_port_range size");
-_Static_assert(sizeof(struct pd_rule) == 16 + 4 * PD_MAX_PORT_RANGES, "pd_rule size");
+_Static_assert(sizeof(struct pd_rule) ==
+		       16 + 8 * PD_MAX_PORT_RANGES + 4 * PD_MAX_LENGTH_RANGES + 32,
+	       "pd_rule size");
+_Static_assert(sizeof(struct pd_src_key) == 28, "pd_src_key size");
 _Static_assert(sizeof(struct pd_policy) == 16 + PD_MAX_RULES * sizeof(struct pd_rule),
 	       "pd_policy size");
-_Static_assert(sizeof(struct pd_counters) == 8 * (6 + PD_REASON_MAX), "pd_counters size");
+_Static_assert(sizeof(struct pd_counters) == 8 * (8 + PD_REASON_MAX), "pd_counters size");
 _Static_assert(sizeof(struct pd_policy_stats) == sizeof(struct pd_counters) + 8 * PD_HIST_BUCKETS,
 	       "pd_policy_stats size");
 _Static_assert(PD_MAX_RULES <= 255, "nrules is a __u8");

@@ -25,6 +25,7 @@ struct policy_pos {
 
 enum policy_mode {
 	POLICY_MODE_ENFORCE = 0,
+	POLICY_MODE_MONITOR,
 };
 
 struct policy_rule {
@@ -34,6 +35,17 @@ struct policy_rule {
 	uint8_t proto;
 	unsigned int ndport;
 	struct pd_port_range dport[PD_MAX_PORT_RANGES];
+	unsigned int nsport;
+	struct pd_port_range sport[PD_MAX_PORT_RANGES];
+	struct prefix *srcs; /* owned; nsrcs entries; NULL when no src */
+	size_t nsrcs;
+	unsigned int nlength;
+	struct pd_port_range length[PD_MAX_LENGTH_RANGES];
+	bool has_tcp_flags;
+	uint8_t tcp_flags_mask;
+	uint8_t tcp_flags_value;
+	bool has_icmp_type;
+	uint32_t icmp_types[8]; /* bitmap over the 256 types of the rule's proto */
 	uint8_t action; /* enum pd_verdict */
 };
 
@@ -91,7 +103,12 @@ const char *policy_reason_name(enum pd_reason reason);
 /* Protocol name for a number ("tcp"), or NULL when it has none. */
 const char *policy_proto_name(uint8_t proto);
 
-/* Format @n port ranges as "80,443,8000-8080" into @buf. */
+/* Format @n port ranges as "80,443,8000-8080" into @buf (lengths likewise). */
 void policy_format_ports(const struct pd_port_range *r, unsigned int n, char *buf, size_t size);
+/* Format a tcp-flags condition as written: "syn" (SYN, ACK clear) or "syn,ack". */
+void policy_format_tcp_flags(uint8_t mask, uint8_t value, char *buf, size_t size);
+/* Format an icmp-type bitmap of @proto (1 or 58): names where known, numbers
+ * otherwise, comma-separated: "echo-request,13". */
+void policy_format_icmp_types(uint8_t proto, const uint32_t *bitmap, char *buf, size_t size);
 
 #endif

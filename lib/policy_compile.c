@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "policy_value.h"
 
 const char *policy_verdict_name(uint8_t verdict)
 {
@@ -80,11 +81,93 @@ void policy_format_ports(const struct pd_port_range *r, unsigned int n, char *bu
 	}
 }
 
+/* Append @text to @buf (@size bytes, *@used of them used), cut and terminated if short. */
+static void append(char *buf, size_t size, size_t *used, const char *text)
+{
+	int len;
+
+	if (*used >= size)
+		return;
+	len = snprintf(buf + *used, size - *used, "%s", text);
+	if (len > 0)
+		*used += (size_t)len;
+}
+
+void policy_format_tcp_flags(uint8_t mask, uint8_t value, char *buf, size_t size)
+{
+	size_t used = 0;
+	const char *name;
+	unsigned int i;
+	uint8_t bit;
+	char item[8];
+
+	if (!size)
+		return;
+	buf[0] = '\0';
+	/* The clear ACK a lone syn implies is part of "syn", not written out. */
+	if ((value & PD_TCP_SYN) && !(value & PD_TCP_ACK))
+		mask &= (uint8_t)~PD_TCP_ACK;
+	for (i = 0; (name = policy_value_tcp_flag_name(i, &bit)); i++) {
+		if (!(mask & bit))
+			continue;
+		snprintf(item, sizeof(item), "%s%s%s", used ? "," : "", value & bit ? "" : "!",
+			 name);
+		append(buf, size, &used, item);
+	}
+}
+
+void policy_format_icmp_types(uint8_t proto, const uint32_t *bitmap, char *buf, size_t size)
+{
+	size_t used = 0;
+	const char *name;
+	unsigned int t;
+	char item[40];
+
+	if (!size)
+		return;
+	buf[0] = '\0';
+	for (t = 0; t < 256; t++) {
+		if (!(bitmap[t / 32] & (1u << (t % 32))))
+			continue;
+		name = policy_value_icmp_name(proto, (uint8_t)t);
+		if (name)
+			snprintf(item, sizeof(item), "%s%s", used ? "," : "", name);
+		else
+			snprintf(item, sizeof(item), "%s%u", used ? "," : "", t);
+		append(buf, size, &used, item);
+	}
+}
+
+/* -E2BIG with @err set when rule @r exceeds what struct pd_rule holds. */
+static int check_rule_size(const struct policy *p, const struct policy_rule *r,
+			   struct policy_error *err)
+{
+	static const char fmt[] = "rule '%s' of policy '%s' has %u %s ranges (expected at most %u)";
+
+	if (r->ndport > PD_MAX_PORT_RANGES) {
+		snprintf(err->msg, sizeof(err->msg), fmt, r->name, p->name, r->ndport, "port",
+			 PD_MAX_PORT_RANGES);
+		return -E2BIG;
+	}
+	if (r->nsport > PD_MAX_PORT_RANGES) {
+		snprintf(err->msg, sizeof(err->msg), fmt, r->name, p->name, r->nsport,
+			 "source port", PD_MAX_PORT_RANGES);
+		return -E2BIG;
+	}
+	if (r->nlength > PD_MAX_LENGTH_RANGES) {
+		snprintf(err->msg, sizeof(err->msg), fmt, r->name, p->name, r->nlength, "length",
+			 PD_MAX_LENGTH_RANGES);
+		return -E2BIG;
+	}
+	return 0;
+}
+
 int policy_compile(const struct policy *p, const uint32_t *rule_counters, uint32_t default_counter,
 		   struct pd_policy *out, struct policy_error *err)
 {
 	struct policy_error ignored;
-	size_t i;
+	size_t i, nsrcs = 0;
+	int ret;
 
 	if (!err)
 		err = &ignored;
@@ -96,18 +179,23 @@ int policy_compile(const struct policy *p, const uint32_t *rule_counters, uint32
 		return -E2BIG;
 	}
 	for (i = 0; i < p->nrules; i++) {
-		if (p->rules[i].ndport > PD_MAX_PORT_RANGES) {
-			snprintf(
-				err->msg, sizeof(err->msg),
-				"rule '%s' of policy '%s' has %u port ranges (expected at most %u)",
-				p->rules[i].name, p->name, p->rules[i].ndport, PD_MAX_PORT_RANGES);
-			return -E2BIG;
-		}
+		ret = check_rule_size(p, &p->rules[i], err);
+		if (ret)
+			return ret;
+		nsrcs += p->rules[i].nsrcs;
+	}
+	if (nsrcs > PD_MAX_SRCS) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "policy '%s' has %zu src prefixes (expected at most %u)", p->name, nsrcs,
+			 PD_MAX_SRCS);
+		return -E2BIG;
 	}
 
 	/* The value goes to the kernel as bytes: padding included, all zero. */
 	memset(out, 0, sizeof(*out));
 	out->flags = PD_POLICY_ACTIVE;
+	if (p->mode == POLICY_MODE_MONITOR)
+		out->flags |= PD_POLICY_MONITOR;
 	out->default_counter = default_counter;
 	out->default_verdict = p->default_verdict;
 	out->nrules = (__u8)p->nrules;
@@ -125,6 +213,28 @@ int policy_compile(const struct policy *p, const uint32_t *rule_counters, uint32
 			c->match |= PD_MATCH_DPORT;
 			c->ndport = (__u8)r->ndport;
 			memcpy(c->dport, r->dport, r->ndport * sizeof(r->dport[0]));
+		}
+		if (r->nsport) {
+			c->match |= PD_MATCH_SPORT;
+			c->nsport = (__u8)r->nsport;
+			memcpy(c->sport, r->sport, r->nsport * sizeof(r->sport[0]));
+		}
+		/* The prefixes themselves go to pd_src, which the daemon fills. */
+		if (r->nsrcs)
+			c->match |= PD_MATCH_SRC;
+		if (r->nlength) {
+			c->match |= PD_MATCH_LENGTH;
+			c->nlength = (__u8)r->nlength;
+			memcpy(c->length, r->length, r->nlength * sizeof(r->length[0]));
+		}
+		if (r->has_tcp_flags) {
+			c->match |= PD_MATCH_TCP_FLAGS;
+			c->tcp_flags_mask = r->tcp_flags_mask;
+			c->tcp_flags_value = r->tcp_flags_value;
+		}
+		if (r->has_icmp_type) {
+			c->match |= PD_MATCH_ICMP_TYPE;
+			memcpy(c->icmp_types, r->icmp_types, sizeof(c->icmp_types));
 		}
 	}
 	return 0;

@@ -13,6 +13,15 @@
 #include <yaml.h>
 
 #include "policy.h"
+#include "policy_value.h"
+
+/* An icmp-type item: its number, or its name to look up in the rule's proto. */
+struct policy_icmp_item {
+	struct policy_pos pos;
+	bool named;
+	uint8_t type; /* when !named */
+	char text[POLICY_VALUE_QUOTE_BUF]; /* as written, quoted for messages */
+};
 
 struct policy_reader {
 	/* The YAML side (policy_yaml.c). */
@@ -31,9 +40,15 @@ struct policy_reader {
 	size_t routes_cap;
 	struct policy_pos *route_to_pos; /* beside p->routes, for the late check */
 	struct policy_pos rule_name_pos[PD_MAX_RULES];
-	struct pd_port_range *ports; /* one dport's items before merging */
+	struct pd_port_range *ports; /* one dport/sport/length's items before merging */
 	size_t nports;
 	size_t ports_cap;
+	struct policy_pos *src_pos; /* beside the current rule's srcs, for duplicates */
+	size_t src_pos_cap;
+	size_t nsrcs; /* src prefixes in all rules so far (PD_MAX_SRCS) */
+	struct policy_icmp_item *icmp; /* one icmp-type's items, named once proto is known */
+	size_t nicmp;
+	size_t icmp_cap;
 };
 
 struct policy_key {

@@ -133,8 +133,25 @@ int policy_value_proto(const char *s, uint8_t *out, char *why, size_t size)
 	return -EINVAL;
 }
 
-/* One port number of a dport item; @item is the whole item, for messages. */
-static int parse_port(const char *s, const char *item, uint16_t *out, char *why, size_t size)
+/*
+ * The two kinds of ranges in a match: ports (dport, sport), 1-65535 with 0
+ * refused (no packet has port 0 worth a rule: a typo), and IP packet
+ * lengths, 0-65535 (SPEC writes "length: 0-1500"; no packet is shorter than
+ * its header, so a 0 bound is harmless).
+ */
+struct range_kind {
+	const char *noun; /* "port" */
+	const char *example; /* "8000-8080" */
+	const char *span; /* "1-65535" */
+	uint32_t min;
+};
+
+static const struct range_kind port_kind = { "port", "8000-8080", "1-65535", 1 };
+static const struct range_kind length_kind = { "length", "0-1500", "0-65535", 0 };
+
+/* One number of a range item; @item is the whole item, for messages. */
+static int parse_bound(const struct range_kind *k, const char *s, const char *item, uint16_t *out,
+		       char *why, size_t size)
 {
 	char q[POLICY_VALUE_QUOTE_BUF];
 	uint32_t v;
@@ -142,26 +159,26 @@ static int parse_port(const char *s, const char *item, uint16_t *out, char *why,
 
 	err = policy_value_u32(s, 65535, &v);
 	if (err == -ERANGE) {
-		snprintf(why, size, "port %s is out of range (expected 1-65535)",
-			 policy_value_quote(s, q, sizeof(q)));
+		snprintf(why, size, "%s %s is out of range (expected %s)", k->noun,
+			 policy_value_quote(s, q, sizeof(q)), k->span);
 		return -EINVAL;
 	}
 	if (err) {
-		snprintf(why, size,
-			 "invalid port '%s' (expected a port 1-65535 or a range such as 8000-8080)",
-			 policy_value_quote(item, q, sizeof(q)));
+		snprintf(why, size, "invalid %s '%s' (expected a %s %s or a range such as %s)",
+			 k->noun, policy_value_quote(item, q, sizeof(q)), k->noun, k->span,
+			 k->example);
 		return -EINVAL;
 	}
-	if (!v) {
-		/* No packet has destination port 0 worth a rule; it is a typo. */
-		snprintf(why, size, "port 0 is not allowed (expected 1-65535)");
+	if (v < k->min) {
+		snprintf(why, size, "%s 0 is not allowed (expected %s)", k->noun, k->span);
 		return -EINVAL;
 	}
 	*out = (uint16_t)v;
 	return 0;
 }
 
-int policy_value_port_range(const char *s, struct pd_port_range *out, char *why, size_t size)
+static int parse_range(const struct range_kind *k, const char *s, struct pd_port_range *out,
+		       char *why, size_t size)
 {
 	char q[POLICY_VALUE_QUOTE_BUF];
 	char lo_text[16], hi_text[16];
@@ -172,31 +189,41 @@ int policy_value_port_range(const char *s, struct pd_port_range *out, char *why,
 
 	dash = strchr(s, '-');
 	if (!dash) {
-		err = parse_port(s, s, &r.lo, why, size);
+		err = parse_bound(k, s, s, &r.lo, why, size);
 		if (err)
 			return err;
 		r.hi = r.lo;
 		*out = r;
 		return 0;
 	}
-	/* Longer halves are never valid ports: let parse_port() say so. */
+	/* Longer halves are never valid numbers: let parse_bound() say so. */
 	n = (size_t)(dash - s);
 	snprintf(lo_text, sizeof(lo_text), "%.*s", (int)(n < sizeof(lo_text) ? n : 0), s);
 	snprintf(hi_text, sizeof(hi_text), "%s",
 		 strlen(dash + 1) < sizeof(hi_text) ? dash + 1 : "");
-	err = parse_port(lo_text, s, &r.lo, why, size);
+	err = parse_bound(k, lo_text, s, &r.lo, why, size);
 	if (!err)
-		err = parse_port(hi_text, s, &r.hi, why, size);
+		err = parse_bound(k, hi_text, s, &r.hi, why, size);
 	if (err)
 		return err;
 	if (r.lo > r.hi) {
 		snprintf(why, size,
-			 "port range '%s' is reversed (expected low-high with low <= high)",
+			 "%s range '%s' is reversed (expected low-high with low <= high)", k->noun,
 			 policy_value_quote(s, q, sizeof(q)));
 		return -EINVAL;
 	}
 	*out = r;
 	return 0;
+}
+
+int policy_value_port_range(const char *s, struct pd_port_range *out, char *why, size_t size)
+{
+	return parse_range(&port_kind, s, out, why, size);
+}
+
+int policy_value_length_range(const char *s, struct pd_port_range *out, char *why, size_t size)
+{
+	return parse_range(&length_kind, s, out, why, size);
 }
 
 static int cmp_range(const void *a, const void *b)
@@ -307,4 +334,151 @@ int policy_value_realm(const char *s, uint32_t *out, char *why, size_t size)
 	}
 	*out = v;
 	return 0;
+}
+
+/* --- tcp-flags and icmp-type -------------------------------------------------- */
+
+struct named_value {
+	const char *name;
+	uint8_t value;
+};
+
+/* In the order messages and formatted rules list them. */
+static const struct named_value tcp_flags[] = {
+	{ "syn", PD_TCP_SYN }, { "ack", PD_TCP_ACK }, { "fin", PD_TCP_FIN },
+	{ "rst", PD_TCP_RST }, { "psh", PD_TCP_PSH }, { "urg", PD_TCP_URG },
+};
+
+static const struct named_value icmp_types[] = {
+	{ "echo-reply", 0 },	       { "destination-unreachable", 3 },
+	{ "source-quench", 4 },	       { "redirect", 5 },
+	{ "echo-request", 8 },	       { "router-advertisement", 9 },
+	{ "router-solicitation", 10 }, { "time-exceeded", 11 },
+	{ "parameter-problem", 12 },   { "timestamp-request", 13 },
+	{ "timestamp-reply", 14 },
+};
+
+static const struct named_value icmpv6_types[] = {
+	{ "destination-unreachable", 1 },
+	{ "packet-too-big", 2 },
+	{ "time-exceeded", 3 },
+	{ "parameter-problem", 4 },
+	{ "echo-request", 128 },
+	{ "echo-reply", 129 },
+	{ "router-solicitation", 133 },
+	{ "router-advertisement", 134 },
+	{ "neighbor-solicitation", 135 },
+	{ "neighbor-advertisement", 136 },
+	{ "redirect", 137 },
+};
+
+#define NAMES_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The names of @v, separated by ", " but @last before the last one, into @buf. */
+static void list_names(const struct named_value *v, size_t n, const char *last, char *buf,
+		       size_t size)
+{
+	size_t used = 0, i;
+	int len;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && used < size; i++) {
+		len = snprintf(buf + used, size - used, "%s%s",
+			       !i ? "" : (i + 1 == n ? last : ", "), v[i].name);
+		if (len < 0)
+			break;
+		used += (size_t)len;
+	}
+}
+
+int policy_value_tcp_flag(const char *s, uint8_t *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF], names[128];
+	size_t i;
+
+	for (i = 0; i < NAMES_SIZE(tcp_flags); i++) {
+		if (!strcmp(tcp_flags[i].name, s)) {
+			*out = tcp_flags[i].value;
+			return 0;
+		}
+	}
+	list_names(tcp_flags, NAMES_SIZE(tcp_flags), " or ", names, sizeof(names));
+	snprintf(why, size, "invalid tcp flag '%s' (expected %s)",
+		 policy_value_quote(s, q, sizeof(q)), names);
+	return -EINVAL;
+}
+
+const char *policy_value_tcp_flag_name(unsigned int i, uint8_t *bit)
+{
+	if (i >= NAMES_SIZE(tcp_flags))
+		return NULL;
+	*bit = tcp_flags[i].value;
+	return tcp_flags[i].name;
+}
+
+static const struct named_value *icmp_table(uint8_t proto, size_t *n)
+{
+	if (proto == POLICY_PROTO_ICMP) {
+		*n = NAMES_SIZE(icmp_types);
+		return icmp_types;
+	}
+	if (proto == POLICY_PROTO_ICMPV6) {
+		*n = NAMES_SIZE(icmpv6_types);
+		return icmpv6_types;
+	}
+	*n = 0;
+	return NULL;
+}
+
+const char *policy_value_icmp_name(uint8_t proto, uint8_t type)
+{
+	const struct named_value *v;
+	size_t n, i;
+
+	v = icmp_table(proto, &n);
+	for (i = 0; i < n; i++) {
+		if (v[i].value == type)
+			return v[i].name;
+	}
+	return NULL;
+}
+
+int policy_value_icmp_number(const char *s, uint8_t *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	uint32_t v;
+	int err;
+
+	err = policy_value_u32(s, 255, &v);
+	if (!err) {
+		*out = (uint8_t)v;
+		return 0;
+	}
+	policy_value_quote(s, q, sizeof(q));
+	if (err == -ERANGE)
+		snprintf(why, size, "icmp type %s is out of range (expected 0-255)", q);
+	else
+		snprintf(why, size,
+			 "invalid icmp type '%s' (expected a type name or a number 0-255)", q);
+	return -EINVAL;
+}
+
+int policy_value_icmp_type(uint8_t proto, const char *s, uint8_t *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF], names[512];
+	const struct named_value *v;
+	size_t n, i;
+
+	v = icmp_table(proto, &n);
+	for (i = 0; i < n; i++) {
+		if (!strcmp(v[i].name, s)) {
+			*out = v[i].value;
+			return 0;
+		}
+	}
+	list_names(v, n, ", ", names, sizeof(names));
+	snprintf(why, size, "unknown %s type '%s' (expected %s, or a number 0-255)",
+		 proto == POLICY_PROTO_ICMPV6 ? "icmpv6" : "icmp",
+		 policy_value_quote(s, q, sizeof(q)), names);
+	return -EINVAL;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Private to lib/policy_*.c: the policy language's scalar values (names,
- * numbers, verdicts, protocols, ports, prefixes, devices, realms) from text.
- * Each parser returns 0 or -EINVAL and writes "what is wrong (what was
+ * numbers, verdicts, protocols, ports, lengths, prefixes, devices, realms,
+ * TCP flags, ICMP types) from text. Each parser returns 0 or -EINVAL and writes "what is wrong (what was
  * expected)" into @why; the YAML reader adds "file:line:col: ".
  */
 #ifndef POLICYD_POLICY_VALUE_H
@@ -34,8 +34,18 @@ int policy_value_verdict(const char *what, const char *s, uint8_t *out, char *wh
 
 int policy_value_proto(const char *s, uint8_t *out, char *why, size_t size);
 
-/* One dport item: "80" or "8000-8080". */
+/* IP protocol numbers the language gives a meaning to. */
+#define POLICY_PROTO_ICMP 1
+#define POLICY_PROTO_TCP 6
+#define POLICY_PROTO_UDP 17
+#define POLICY_PROTO_ICMPV6 58
+#define POLICY_PROTO_SCTP 132
+
+/* One dport or sport item: "80" or "8000-8080". */
 int policy_value_port_range(const char *s, struct pd_port_range *out, char *why, size_t size);
+
+/* One length item: "1500" or "64-1500" (IP packet lengths, 1-65535). */
+int policy_value_length_range(const char *s, struct pd_port_range *out, char *why, size_t size);
 
 /* Sort @r and merge overlapping or adjacent ranges in place; returns the new count. */
 unsigned int policy_value_merge_ports(struct pd_port_range *r, unsigned int n);
@@ -50,5 +60,22 @@ int policy_value_address(const char *s, struct prefix *out, char *why, size_t si
 int policy_value_dev(const char *s, char *out, char *why, size_t size);
 
 int policy_value_realm(const char *s, uint32_t *out, char *why, size_t size);
+
+/* One tcp-flags name ("syn") into its PD_TCP_* bit. */
+int policy_value_tcp_flag(const char *s, uint8_t *out, char *why, size_t size);
+
+/* The @i-th flag name in the language's order (syn, ack, fin, rst, psh, urg)
+ * and its PD_TCP_* bit in *@bit; NULL past the last. */
+const char *policy_value_tcp_flag_name(unsigned int i, uint8_t *bit);
+
+/* An icmp-type number "0"-"255" (a name needs the rule's proto: see below). */
+int policy_value_icmp_number(const char *s, uint8_t *out, char *why, size_t size);
+
+/* An icmp-type name of @proto (POLICY_PROTO_ICMP or _ICMPV6); refusals list
+ * that protocol's names. */
+int policy_value_icmp_type(uint8_t proto, const char *s, uint8_t *out, char *why, size_t size);
+
+/* The name of ICMP(v6) type @type of @proto, or NULL when it has none here. */
+const char *policy_value_icmp_name(uint8_t proto, uint8_t type);
 
 #endif

@@ -14,7 +14,7 @@
 #include "policy_reader.h"
 #include "policy_value.h"
 
-/* The language needs 5 levels (rules > rule > match > dport); room to grow. */
+/* The language needs 5 levels (rules > rule > match > dport/src); room to grow. */
 #define POLICY_MAX_DEPTH 16
 
 static struct policy_pos pos_of(yaml_mark_t m)
@@ -420,6 +420,8 @@ void policy_free(struct policy *p)
 	free(p->dests);
 	free(p->dest_pos);
 	free(p->routes);
+	for (size_t i = 0; i < p->nrules; i++)
+		free(p->rules[i].srcs);
 	free(p->rules);
 	free(p);
 }

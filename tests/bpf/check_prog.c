@@ -929,6 +929,12 @@ START_TEST(test_maps_shape)
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_policy_stats),
 			  sizeof(struct pd_policy_stats));
 	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_rule_stats), PD_MAX_RULE_COUNTERS);
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_src), BPF_MAP_TYPE_LPM_TRIE);
+	ck_assert_uint_eq(bpf_map__map_flags(skel->maps.pd_src) & BPF_F_NO_PREALLOC,
+			  BPF_F_NO_PREALLOC);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_src), PD_GENERATIONS * PD_MAX_SRCS);
+	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_src), sizeof(struct pd_src_key));
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_src), sizeof(__u32));
 	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_sync), BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	ck_assert_int_ge(bpf_map__fd(skel->maps.pd_sync), 0);
 	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_dcache4), BPF_MAP_TYPE_LRU_HASH);
@@ -949,6 +955,7 @@ START_TEST(test_maps_shape)
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_policy_stats), PD_MAP_POLICY_STATS);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_rule_stats), PD_MAP_RULE_STATS);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_sync), PD_MAP_SYNC);
+	ck_assert_str_eq(bpf_map__name(skel->maps.pd_src), PD_MAP_SRC);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_dcache4), PD_MAP_DCACHE4);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_dcache6), PD_MAP_DCACHE6);
 	ck_assert_str_eq(bpf_program__name(skel->progs.policyd_out), PD_PROG_NAME);

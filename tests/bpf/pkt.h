@@ -119,6 +119,25 @@ static inline void pkt_ports(struct pkt *p, uint8_t proto, uint16_t sport, uint1
 		h[12] = 5 << 4; /* data offset */
 }
 
+/* Set the TCP flags byte of the TCP header just appended. */
+static inline void pkt_tcp_flags(struct pkt *p, uint8_t flags)
+{
+	p->buf[p->l4 + 13] = flags;
+}
+
+/* Replace the source address of the IP header (IPv4 or IPv6, by the packet's family). */
+static inline void pkt_set_src(struct pkt *p, const char *src)
+{
+	void *at;
+
+	if (p->family == AF_INET)
+		at = &((struct iphdr *)(p->buf + p->l3))->saddr;
+	else
+		at = &((struct ipv6hdr *)(p->buf + p->l3))->saddr;
+	if (inet_pton(p->family, src, at) != 1)
+		abort();
+}
+
 /* ICMP or ICMPv6 header (8 bytes). */
 static inline void pkt_icmp(struct pkt *p, uint8_t type)
 {

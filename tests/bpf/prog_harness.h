@@ -2,7 +2,7 @@
 /*
  * The harness of the BPF_PROG_TEST_RUN tests: one loaded policy skeleton per test
  * (setup/teardown), writers for its maps through the ABI structs, per-CPU counter
- * sums, cache entries, and running one packet. Included by one test file.
+ * sums, cache entries, and running one packet. Included by each test file.
  */
 #ifndef POLICYD_TESTS_PROG_HARNESS_H
 #define POLICYD_TESTS_PROG_HARNESS_H
@@ -116,6 +116,60 @@ static inline void rule_dport(struct pd_rule *r, __u16 lo, __u16 hi)
 	r->ndport++;
 }
 
+static inline void rule_sport(struct pd_rule *r, __u16 lo, __u16 hi)
+{
+	ck_assert_int_lt(r->nsport, PD_MAX_PORT_RANGES);
+	r->match |= PD_MATCH_SPORT;
+	r->sport[r->nsport].lo = lo;
+	r->sport[r->nsport].hi = hi;
+	r->nsport++;
+}
+
+static inline void rule_length(struct pd_rule *r, __u16 lo, __u16 hi)
+{
+	ck_assert_int_lt(r->nlength, PD_MAX_LENGTH_RANGES);
+	r->match |= PD_MATCH_LENGTH;
+	r->length[r->nlength].lo = lo;
+	r->length[r->nlength].hi = hi;
+	r->nlength++;
+}
+
+static inline void rule_tcp_flags(struct pd_rule *r, __u8 mask, __u8 value)
+{
+	r->match |= PD_MATCH_TCP_FLAGS;
+	r->tcp_flags_mask = mask;
+	r->tcp_flags_value = value;
+}
+
+/* Adds ICMP(v6) type @type to the rule's set. */
+static inline void rule_icmp_type(struct pd_rule *r, __u8 type)
+{
+	r->match |= PD_MATCH_ICMP_TYPE;
+	r->icmp_types[type / 32] |= 1u << (type % 32);
+}
+
+/*
+ * A src prefix of rule @rule (its index in the policy) of the policy in @slot of
+ * generation @gen, as the daemon writes it; sets PD_MATCH_SRC on @r if given.
+ */
+static inline void add_src(__u8 gen, __u32 slot, __u8 rule, const char *text)
+{
+	struct pd_src_key key = {};
+	struct prefix pfx;
+	__u32 val = 0;
+
+	ck_assert_int_eq(prefix_parse(text, false, &pfx), 0);
+	key.prefixlen = PD_SRC_KEY_HDR_BITS + pfx.len;
+	key.gen = gen;
+	key.family = pfx.family;
+	key.rule = rule;
+	key.slot = slot;
+	memcpy(key.addr, pfx.addr, sizeof(key.addr));
+	ck_assert_int_eq(bpf_map__update_elem(skel->maps.pd_src, &key, sizeof(key), &val,
+					      sizeof(val), BPF_ANY),
+			 0);
+}
+
 /* --- counters (sums over CPUs) ------------------------------------------- */
 
 static inline void sum_counters(struct pd_counters *sum, const struct pd_counters *c)
@@ -130,6 +184,8 @@ static inline void sum_counters(struct pd_counters *sum, const struct pd_counter
 	sum->dropped_bytes += c->dropped_bytes;
 	for (i = 0; i < PD_REASON_MAX; i++)
 		sum->dropped_reason[i] += c->dropped_reason[i];
+	sum->would_drop_packets += c->would_drop_packets;
+	sum->would_drop_bytes += c->would_drop_bytes;
 }
 
 static inline struct pd_counters rule_stats(__u32 counter)
@@ -199,6 +255,29 @@ static inline void assert_counted(const struct pd_counters *c, __u64 packets, __
 	ck_assert_uint_eq(c->dropped_bytes, dropped ? bytes : 0);
 	for (i = 0; i < PD_REASON_MAX; i++)
 		ck_assert_uint_eq(c->dropped_reason[i], dropped && i == (int)reason ? packets : 0);
+	ck_assert_uint_eq(c->would_drop_packets, 0);
+	ck_assert_uint_eq(c->would_drop_bytes, 0);
+}
+
+/*
+ * Monitor mode: all @packets/@bytes passed, @would_drop_packets/@would_drop_bytes
+ * of them by a drop verdict; nothing dropped, no drop reason.
+ */
+static inline void assert_monitored(const struct pd_counters *c, __u64 packets, __u64 bytes,
+				    __u64 would_drop_packets, __u64 would_drop_bytes)
+{
+	int i;
+
+	ck_assert_uint_eq(c->packets, packets);
+	ck_assert_uint_eq(c->bytes, bytes);
+	ck_assert_uint_eq(c->passed_packets, packets);
+	ck_assert_uint_eq(c->passed_bytes, bytes);
+	ck_assert_uint_eq(c->dropped_packets, 0);
+	ck_assert_uint_eq(c->dropped_bytes, 0);
+	for (i = 0; i < PD_REASON_MAX; i++)
+		ck_assert_uint_eq(c->dropped_reason[i], 0);
+	ck_assert_uint_eq(c->would_drop_packets, would_drop_packets);
+	ck_assert_uint_eq(c->would_drop_bytes, would_drop_bytes);
 }
 
 /* --- running the program ------------------------------------------------- */

@@ -293,6 +293,18 @@ static void assert_same_policy(const struct policy *a, const struct policy *b)
 		ck_assert_uint_eq(x->proto, y->proto);
 		ck_assert_uint_eq(x->ndport, y->ndport);
 		ck_assert_mem_eq(x->dport, y->dport, x->ndport * sizeof(x->dport[0]));
+		ck_assert_uint_eq(x->nsport, y->nsport);
+		ck_assert_mem_eq(x->sport, y->sport, x->nsport * sizeof(x->sport[0]));
+		ck_assert_uint_eq(x->nsrcs, y->nsrcs);
+		for (size_t j = 0; j < x->nsrcs; j++)
+			ck_assert(prefix_equal(&x->srcs[j], &y->srcs[j]));
+		ck_assert_uint_eq(x->nlength, y->nlength);
+		ck_assert_mem_eq(x->length, y->length, x->nlength * sizeof(x->length[0]));
+		ck_assert_int_eq(x->has_tcp_flags, y->has_tcp_flags);
+		ck_assert_uint_eq(x->tcp_flags_mask, y->tcp_flags_mask);
+		ck_assert_uint_eq(x->tcp_flags_value, y->tcp_flags_value);
+		ck_assert_int_eq(x->has_icmp_type, y->has_icmp_type);
+		ck_assert_mem_eq(x->icmp_types, y->icmp_types, sizeof(x->icmp_types));
 		ck_assert_uint_eq(x->action, y->action);
 	}
 }
@@ -433,6 +445,260 @@ START_TEST(test_routes)
 	ck_assert_str_eq(fmt_prefix(&r[3].to, buf), "2001:db8:8:1::/64");
 	ck_assert_str_eq(r[4].dev, "lo");
 	policy_free(p);
+}
+END_TEST
+
+static const char *fmt_ranges(const struct pd_port_range *r, unsigned int n, char *buf, size_t size)
+{
+	policy_format_ports(r, n, buf, size);
+	return buf;
+}
+
+START_TEST(test_sport)
+{
+	struct policy *p = parse_file(CORPUS "/good/sport.yaml");
+	const struct policy_rule *r = p->rules;
+	char buf[256];
+
+	ck_assert_uint_eq(p->nrules, 4);
+	ck_assert(r[0].has_proto);
+	ck_assert_uint_eq(r[0].proto, 6);
+	ck_assert_uint_eq(r[0].ndport, 0);
+	ck_assert_str_eq(fmt_ranges(r[0].sport, r[0].nsport, buf, sizeof(buf)), "1024-65535");
+	ck_assert_uint_eq(r[1].proto, 17);
+	ck_assert_str_eq(fmt_ranges(r[1].sport, r[1].nsport, buf, sizeof(buf)),
+			 "1,52-53,5000-5400");
+	ck_assert(!r[2].has_proto);
+	ck_assert_str_eq(fmt_ranges(r[2].sport, r[2].nsport, buf, sizeof(buf)), "123");
+	ck_assert_uint_eq(r[3].nsport, PD_MAX_PORT_RANGES);
+	ck_assert_uint_eq(r[3].sport[15].lo, 31);
+	ck_assert_uint_eq(r[3].sport[15].hi, 32);
+	ck_assert_str_eq(fmt_ranges(r[3].dport, r[3].ndport, buf, sizeof(buf)), "36412");
+	ck_assert_uint_eq(r[3].action, PD_DROP);
+	/* Only what was written: */
+	ck_assert_uint_eq(r[0].nsrcs + r[0].nlength, 0);
+	ck_assert(!r[0].has_tcp_flags && !r[0].has_icmp_type);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_src)
+{
+	static const char *const list[] = { "198.18.128.0/17", "2001:db8:ff::/48", "198.19.7.7/32",
+					    "2001:db8::1/128", "0.0.0.0/0" };
+	struct policy *p = parse_file(CORPUS "/good/src.yaml");
+	const struct policy_rule *r = p->rules;
+	char buf[PREFIX_STR_MAX];
+	size_t i;
+
+	ck_assert_uint_eq(p->nrules, 3);
+	ck_assert_uint_eq(r[0].nsrcs, 1);
+	ck_assert_str_eq(fmt_prefix(&r[0].srcs[0], buf), "198.19.0.0/16");
+	ck_assert(!r[0].has_proto);
+	ck_assert_uint_eq(r[1].nsrcs, 5);
+	for (i = 0; i < 5; i++)
+		ck_assert_str_eq(fmt_prefix(&r[1].srcs[i], buf), list[i]);
+	ck_assert_uint_eq(r[1].srcs[1].family, AF_INET6);
+	ck_assert_uint_eq(r[1].proto, 17);
+	ck_assert_uint_eq(r[1].ndport, 1);
+	ck_assert_uint_eq(r[2].nsrcs, 1);
+	ck_assert_str_eq(fmt_prefix(&r[2].srcs[0], buf), "198.19.0.0/16");
+	ck_assert_uint_eq(r[2].action, PD_DROP);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_length)
+{
+	struct policy *p = parse_file(CORPUS "/good/length.yaml");
+	const struct policy_rule *r = p->rules;
+	char buf[256];
+
+	ck_assert_uint_eq(p->nrules, 3);
+	ck_assert_str_eq(fmt_ranges(r[0].length, r[0].nlength, buf, sizeof(buf)), "1-64");
+	ck_assert_str_eq(fmt_ranges(r[1].length, r[1].nlength, buf, sizeof(buf)), "84");
+	ck_assert_uint_eq(r[1].proto, 1);
+	ck_assert_uint_eq(r[2].nlength, PD_MAX_LENGTH_RANGES);
+	ck_assert_str_eq(fmt_ranges(r[2].length, r[2].nlength, buf, sizeof(buf)),
+			 "20,40-100,1500-9001,65535");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_tcp_flags)
+{
+	static const struct {
+		const char *rule;
+		uint8_t mask, value;
+		const char *text;
+	} want[] = {
+		{ "syn", PD_TCP_SYN | PD_TCP_ACK, PD_TCP_SYN, "syn" },
+		{ "syn-ack", PD_TCP_SYN | PD_TCP_ACK, PD_TCP_SYN | PD_TCP_ACK, "syn,ack" },
+		{ "ack-syn", PD_TCP_SYN | PD_TCP_ACK, PD_TCP_SYN | PD_TCP_ACK, "syn,ack" },
+		{ "rst", PD_TCP_RST, PD_TCP_RST, "rst" },
+		{ "syn-fin", PD_TCP_SYN | PD_TCP_FIN | PD_TCP_ACK, PD_TCP_SYN | PD_TCP_FIN,
+		  "syn,fin" },
+		{ "all", 0x3f, 0x3f, "syn,ack,fin,rst,psh,urg" },
+	};
+	struct policy *p = parse_file(CORPUS "/good/tcp-flags.yaml");
+	char buf[64];
+	size_t i;
+
+	ck_assert_uint_eq(p->nrules, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < p->nrules; i++) {
+		const struct policy_rule *r = &p->rules[i];
+
+		ck_assert_str_eq(r->name, want[i].rule);
+		ck_assert(r->has_tcp_flags);
+		ck_assert_uint_eq(r->tcp_flags_mask, want[i].mask);
+		ck_assert_uint_eq(r->tcp_flags_value, want[i].value);
+		policy_format_tcp_flags(r->tcp_flags_mask, r->tcp_flags_value, buf, sizeof(buf));
+		ck_assert_str_eq(buf, want[i].text);
+	}
+	ck_assert(!p->rules[2].has_proto);
+	ck_assert_uint_eq(p->rules[4].ndport, 1);
+	policy_free(p);
+}
+END_TEST
+
+static bool icmp_bit(const uint32_t *bitmap, unsigned int t)
+{
+	return bitmap[t / 32] & (1u << (t % 32));
+}
+
+/* @r's bitmap holds exactly the @n types of @types. */
+static void assert_icmp_types(const struct policy_rule *r, const unsigned int *types, size_t n)
+{
+	unsigned int t, count = 0;
+	size_t i;
+
+	ck_assert(r->has_icmp_type);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(icmp_bit(r->icmp_types, types[i]), "%s: type %u missing", r->name,
+			      types[i]);
+	for (t = 0; t < 256; t++)
+		count += icmp_bit(r->icmp_types, t);
+	ck_assert_uint_eq(count, n);
+}
+
+START_TEST(test_icmp_types)
+{
+	static const unsigned int v4[] = { 0, 3, 4, 5, 8, 9, 10, 11, 12, 13, 14 };
+	static const unsigned int v6[] = { 1, 2, 3, 4, 128, 129, 133, 134, 135, 136, 137 };
+	static const unsigned int numbers[] = { 0, 13, 42, 255 };
+	static const unsigned int one[] = { 128 };
+	static const unsigned int mixed[] = { 0, 8, 99 };
+	struct policy *p = parse_file(CORPUS "/good/icmp-type.yaml");
+	const struct policy_rule *r = p->rules;
+	char buf[512];
+
+	ck_assert_uint_eq(p->nrules, 5);
+	assert_icmp_types(&r[0], v4, 11);
+	assert_icmp_types(&r[1], v6, 11);
+	ck_assert_uint_eq(r[1].proto, 58);
+	assert_icmp_types(&r[2], numbers, 4);
+	assert_icmp_types(&r[3], one, 1);
+	assert_icmp_types(&r[4], mixed, 3);
+	ck_assert_uint_eq(r[4].nlength, 1);
+
+	policy_format_icmp_types(r[0].proto, r[0].icmp_types, buf, sizeof(buf));
+	ck_assert_str_eq(
+		buf,
+		"echo-reply,destination-unreachable,source-quench,redirect,echo-request,router-advertisement,router-solicitation,time-exceeded,parameter-problem,timestamp-request,timestamp-reply");
+	policy_format_icmp_types(r[1].proto, r[1].icmp_types, buf, sizeof(buf));
+	ck_assert_str_eq(
+		buf,
+		"destination-unreachable,packet-too-big,time-exceeded,parameter-problem,echo-request,echo-reply,router-solicitation,router-advertisement,neighbor-solicitation,neighbor-advertisement,redirect");
+	policy_format_icmp_types(r[2].proto, r[2].icmp_types, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "echo-reply,timestamp-request,42,255");
+	policy_format_icmp_types(r[3].proto, r[3].icmp_types, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "echo-request");
+	/* Another proto has no names: numbers only. */
+	policy_format_icmp_types(6, r[4].icmp_types, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "0,8,99");
+	/* Too small: cut, but always terminated. */
+	policy_format_icmp_types(r[4].proto, r[4].icmp_types, buf, 14);
+	ck_assert_str_eq(buf, "echo-reply,ec");
+	policy_format_icmp_types(r[4].proto, r[4].icmp_types, buf, 1);
+	ck_assert_str_eq(buf, "");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_monitor)
+{
+	struct policy *p = parse_file(CORPUS "/good/monitor.yaml");
+	uint32_t counters[1] = { 9 };
+	struct policy_error err;
+	struct pd_policy *out;
+
+	ck_assert_int_eq(p->mode, POLICY_MODE_MONITOR);
+	ck_assert_uint_eq(p->default_verdict, PD_DROP);
+	out = malloc(sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(policy_compile(p, counters, 10, out, &err), 0);
+	ck_assert_uint_eq(out->flags, PD_POLICY_ACTIVE | PD_POLICY_MONITOR);
+	/* The verdicts stay what the policy says: the program turns drops into would-drops. */
+	ck_assert_uint_eq(out->default_verdict, PD_DROP);
+	ck_assert_uint_eq(out->rules[0].action, PD_PASS);
+	policy_free(p);
+
+	/* The example shipped with the sources. */
+	p = parse_file("policies/monitor.yaml");
+	ck_assert_int_eq(p->mode, POLICY_MODE_MONITOR);
+	ck_assert_uint_eq(p->default_verdict, PD_DROP);
+	ck_assert_uint_ge(p->nrules, 3);
+	policy_free(p);
+
+	p = parse_text("policy: web\nmode: enforce\ndestinations: [198.18.0.0/24]\n");
+	ck_assert_int_eq(p->mode, POLICY_MODE_ENFORCE);
+	ck_assert_int_eq(policy_compile(p, counters, 10, out, &err), 0);
+	ck_assert_uint_eq(out->flags, PD_POLICY_ACTIVE);
+	free(out);
+	policy_free(p);
+}
+END_TEST
+
+/* A policy whose rules hold @n src prefixes in all, split over two rules. */
+static char *many_srcs(size_t n)
+{
+	size_t size = 128 + n * 40, used, i;
+	char *text = malloc(size);
+
+	ck_assert_ptr_nonnull(text);
+	used = (size_t)snprintf(text, size,
+				"policy: big\ndestinations: [198.18.0.0/24]\nrules:\n"
+				"  - name: a\n    match:\n      src:\n");
+	for (i = 0; i < n; i++) {
+		if (i == n / 2)
+			used += (size_t)snprintf(text + used, size - used,
+						 "  - name: b\n    match:\n      src:\n");
+		used += (size_t)snprintf(text + used, size - used, "        - 2001:db8::%zx:%zx\n",
+					 i >> 16, i & 0xffff);
+	}
+	return text;
+}
+
+START_TEST(test_src_limit)
+{
+	struct policy_error err;
+	struct policy *p = NULL;
+	char expect[128];
+	char *text;
+
+	text = many_srcs(PD_MAX_SRCS);
+	ck_assert_int_eq(policy_parse("t.yaml", text, strlen(text), &p, &err), 0);
+	ck_assert_uint_eq(p->rules[0].nsrcs + p->rules[1].nsrcs, PD_MAX_SRCS);
+	policy_free(p);
+	free(text);
+
+	/* 6 lines of header: item i of the second rule is on line i + 10. */
+	text = many_srcs(PD_MAX_SRCS + 1);
+	snprintf(expect, sizeof(expect),
+		 "t.yaml:%u:11: too many src prefixes (expected at most %u in a policy's rules)",
+		 PD_MAX_SRCS + 1 + 9, PD_MAX_SRCS);
+	expect_error(text, strlen(text), expect);
+	free(text);
 }
 END_TEST
 
@@ -695,7 +961,6 @@ START_TEST(test_compile)
 		const struct pd_rule *r = &out->rules[i];
 
 		ck_assert_uint_eq(r->pad, 0);
-		ck_assert_uint_eq(r->pad2, 0);
 		ck_assert(all_zero(&r->dport[r->ndport],
 				   (PD_MAX_PORT_RANGES - r->ndport) * sizeof(r->dport[0])));
 	}
@@ -725,6 +990,59 @@ START_TEST(test_compile_dport_only)
 }
 END_TEST
 
+START_TEST(test_compile_matches)
+{
+	struct policy *p = parse_file(CORPUS "/good/all-matches.yaml");
+	uint32_t counters[2] = { 20, 21 };
+	struct policy_error err;
+	struct pd_policy *out;
+	const struct pd_rule *r;
+
+	out = malloc(sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+	memset(out, 0xa5, sizeof(*out));
+	ck_assert_int_eq(policy_compile(p, counters, 22, out, &err), 0);
+	ck_assert_uint_eq(out->flags, PD_POLICY_ACTIVE);
+	ck_assert_uint_eq(out->nrules, 2);
+
+	r = &out->rules[0];
+	ck_assert_uint_eq(r->match, PD_MATCH_PROTO | PD_MATCH_DPORT | PD_MATCH_SPORT |
+					    PD_MATCH_SRC | PD_MATCH_LENGTH | PD_MATCH_TCP_FLAGS);
+	ck_assert_uint_eq(r->counter, 20);
+	ck_assert_uint_eq(r->action, PD_DROP);
+	ck_assert_uint_eq(r->proto, 6);
+	ck_assert_uint_eq(r->ndport, 1);
+	ck_assert_uint_eq(r->dport[0].lo, 443);
+	ck_assert_uint_eq(r->nsport, 1);
+	ck_assert_uint_eq(r->sport[0].lo, 1024);
+	ck_assert_uint_eq(r->sport[0].hi, 65535);
+	ck_assert_uint_eq(r->nlength, 1);
+	ck_assert_uint_eq(r->length[0].lo, 40);
+	ck_assert_uint_eq(r->length[0].hi, 1500);
+	ck_assert_uint_eq(r->tcp_flags_mask, PD_TCP_SYN | PD_TCP_ACK);
+	ck_assert_uint_eq(r->tcp_flags_value, PD_TCP_SYN);
+	ck_assert(all_zero(r->icmp_types, sizeof(r->icmp_types)));
+	ck_assert_uint_eq(r->pad, 0);
+	ck_assert(all_zero(&r->sport[1], (PD_MAX_PORT_RANGES - 1) * sizeof(r->sport[0])));
+	ck_assert(all_zero(&r->length[1], (PD_MAX_LENGTH_RANGES - 1) * sizeof(r->length[0])));
+	ck_assert_uint_eq(p->rules[0].nsrcs, 2);
+
+	r = &out->rules[1];
+	ck_assert_uint_eq(r->match,
+			  PD_MATCH_PROTO | PD_MATCH_SRC | PD_MATCH_LENGTH | PD_MATCH_ICMP_TYPE);
+	ck_assert_uint_eq(r->counter, 21);
+	ck_assert_uint_eq(r->proto, 1);
+	ck_assert_uint_eq(r->icmp_types[0], 1u << 8);
+	ck_assert(all_zero(&r->icmp_types[1], 7 * sizeof(r->icmp_types[0])));
+	ck_assert_uint_eq(r->ndport + r->nsport, 0);
+	ck_assert_uint_eq(r->tcp_flags_mask | r->tcp_flags_value, 0);
+	ck_assert(all_zero(r->sport, sizeof(r->sport)));
+	ck_assert(all_zero(&out->rules[2], (PD_MAX_RULES - 2) * sizeof(out->rules[0])));
+	free(out);
+	policy_free(p);
+}
+END_TEST
+
 START_TEST(test_compile_too_big)
 {
 	static uint32_t counters[PD_MAX_RULES + 1];
@@ -749,8 +1067,30 @@ START_TEST(test_compile_too_big)
 			 "rule 'ports' of policy 'huge' has 17 port ranges (expected at most 16)");
 
 	rules[1].ndport = PD_MAX_PORT_RANGES;
+	rules[1].nsport = PD_MAX_PORT_RANGES + 1;
+	ck_assert_int_eq(policy_compile(&p, counters, 0, out, &err), -E2BIG);
+	ck_assert_str_eq(
+		err.msg,
+		"rule 'ports' of policy 'huge' has 17 source port ranges (expected at most 16)");
+
+	rules[1].nsport = PD_MAX_PORT_RANGES;
+	rules[1].nlength = PD_MAX_LENGTH_RANGES + 1;
+	ck_assert_int_eq(policy_compile(&p, counters, 0, out, &err), -E2BIG);
+	ck_assert_str_eq(err.msg,
+			 "rule 'ports' of policy 'huge' has 5 length ranges (expected at most 4)");
+
+	/* The srcs themselves are not read: only their count. */
+	rules[1].nlength = PD_MAX_LENGTH_RANGES;
+	rules[0].nsrcs = PD_MAX_SRCS;
+	rules[1].nsrcs = 1;
+	ck_assert_int_eq(policy_compile(&p, counters, 0, out, &err), -E2BIG);
+	ck_assert_str_eq(err.msg, "policy 'huge' has 65537 src prefixes (expected at most 65536)");
+
+	rules[1].nsrcs = 0;
 	ck_assert_int_eq(policy_compile(&p, counters, 0, out, &err), 0);
 	ck_assert_uint_eq(out->nrules, 2);
+	ck_assert_uint_eq(out->rules[0].match, PD_MATCH_SRC);
+	ck_assert_uint_eq(out->rules[1].match, PD_MATCH_DPORT | PD_MATCH_SPORT | PD_MATCH_LENGTH);
 	free(out);
 }
 END_TEST
@@ -795,6 +1135,22 @@ START_TEST(test_names)
 		policy_format_ports(r, 3, buf, 1);
 		ck_assert_str_eq(buf, "");
 	}
+
+	policy_format_tcp_flags(PD_TCP_SYN | PD_TCP_ACK, PD_TCP_SYN, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "syn");
+	policy_format_tcp_flags(PD_TCP_SYN | PD_TCP_ACK, PD_TCP_SYN | PD_TCP_ACK, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "syn,ack");
+	policy_format_tcp_flags(PD_TCP_FIN | PD_TCP_URG | PD_TCP_PSH,
+				PD_TCP_FIN | PD_TCP_URG | PD_TCP_PSH, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "fin,psh,urg");
+	/* Not from the language, but shown as it is: a flag required clear. */
+	policy_format_tcp_flags(PD_TCP_ACK | PD_TCP_RST, PD_TCP_RST, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "!ack,rst");
+	policy_format_tcp_flags(0, 0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	policy_format_tcp_flags(0x3f, 0x3f, buf, 10);
+	ck_assert_str_eq(buf, "syn,ack,f");
+	policy_format_tcp_flags(0x3f, 0x3f, buf, 0); /* no room: buf untouched, no crash */
 }
 END_TEST
 
@@ -818,6 +1174,12 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_empty_and_null_lists);
 	tcase_add_test(tc, test_quoted_values);
 	tcase_add_test(tc, test_routes);
+	tcase_add_test(tc, test_sport);
+	tcase_add_test(tc, test_src);
+	tcase_add_test(tc, test_length);
+	tcase_add_test(tc, test_tcp_flags);
+	tcase_add_test(tc, test_icmp_types);
+	tcase_add_test(tc, test_monitor);
 	tcase_add_test(tc, test_max_rules);
 	tcase_add_test(tc, test_not_nul_terminated);
 	tcase_add_test(tc, test_crlf);
@@ -833,11 +1195,13 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_long_value_quoted_short);
 	tcase_add_test(tc, test_deep_nesting);
 	tcase_add_test(tc, test_destination_limit);
+	tcase_add_test(tc, test_src_limit);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("compile");
 	tcase_add_test(tc, test_compile);
 	tcase_add_test(tc, test_compile_dport_only);
+	tcase_add_test(tc, test_compile_matches);
 	tcase_add_test(tc, test_compile_too_big);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
