@@ -132,23 +132,53 @@ static const char *match_cell(const json_t *rule, const char *key)
 	return out_str(rule, key);
 }
 
+/* The conditions beyond proto and dport, "key=value" joined by spaces, or
+ * "-": a table column stays narrow for the common rule. */
+static void other_conditions(const json_t *rule, char *buf, size_t size)
+{
+	static const char *const keys[] = { "sport", "src", "length", "tcp_flags", "icmp_type" };
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]) && off < size; k++) {
+		const json_t *v = json_object_get(rule, keys[k]);
+		char *joined = NULL;
+		const char *text;
+
+		if (!v || json_is_null(v))
+			continue;
+		text = json_is_array(v) ? (joined = out_join(v, ",", 60)) : out_str(rule, keys[k]);
+		off += snprintf(buf + off, size - off, "%s%s=%s", off ? " " : "", keys[k],
+				text ? text : "-");
+		free(joined);
+	}
+	if (!buf[0])
+		snprintf(buf, size, "-");
+}
+
 static int print_rules(const json_t *rules)
 {
-	static const char *const headers[] = { "#", "NAME", "ACTION", "PROTO", "DPORT" };
-	static const enum out_align align[] = { OUT_RIGHT, OUT_LEFT, OUT_LEFT, OUT_LEFT, OUT_LEFT };
+	static const char *const headers[] = { "#", "NAME", "ACTION", "PROTO", "DPORT", "ALSO" };
+	static const enum out_align align[] = { OUT_RIGHT, OUT_LEFT, OUT_LEFT,
+						OUT_LEFT,  OUT_LEFT, OUT_LEFT };
 	struct out_table *t;
 	const json_t *r;
 	size_t i;
 
-	t = out_table_new(5, headers, align);
+	t = out_table_new(6, headers, align);
 	if (!t)
 		goto nomem;
 	json_array_foreach(rules, i, r) {
-		char idx[32];
-		const char *cells[5] = { idx, out_str(r, "name"), out_str(r, "action"),
-					 match_cell(r, "proto"), match_cell(r, "dport") };
+		char idx[32], also[512];
+		const char *cells[6] = { idx,
+					 out_str(r, "name"),
+					 out_str(r, "action"),
+					 match_cell(r, "proto"),
+					 match_cell(r, "dport"),
+					 also };
 
 		snprintf(idx, sizeof(idx), "%zu", i + 1);
+		other_conditions(r, also, sizeof(also));
 		if (out_table_row(t, cells))
 			goto nomem;
 	}

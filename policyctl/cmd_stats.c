@@ -150,10 +150,10 @@ out:
 
 static int print_rules(const json_t *rules)
 {
-	static const char *const headers[] = { "POLICY", "RULE",   "ACTION", "PACKETS",
-					       "BYTES",	 "PASSED", "DROPPED" };
-	static const enum out_align align[] = { OUT_LEFT,  OUT_LEFT,  OUT_LEFT, OUT_RIGHT,
-						OUT_RIGHT, OUT_RIGHT, OUT_RIGHT };
+	static const char *const headers[] = { "POLICY", "RULE",   "ACTION",  "PACKETS",
+					       "BYTES",	 "PASSED", "DROPPED", "WOULD-DROP" };
+	static const enum out_align align[] = { OUT_LEFT,  OUT_LEFT,  OUT_LEFT,	 OUT_RIGHT,
+						OUT_RIGHT, OUT_RIGHT, OUT_RIGHT, OUT_RIGHT };
 	struct out_table *t;
 	const json_t *r;
 	int err = -ENOMEM;
@@ -161,18 +161,19 @@ static int print_rules(const json_t *rules)
 
 	if (!json_array_size(rules))
 		return 0;
-	t = out_table_new(7, headers, align);
+	t = out_table_new(8, headers, align);
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(rules, i, r) {
-		char packets[32], bytes[32], passed[32], dropped[32];
+		char packets[32], bytes[32], passed[32], dropped[32], would[32];
 		const char *cells[] = { out_str(r, "policy"),
 					out_str(r, "rule"),
 					out_str(r, "action"),
 					out_num(r, "packets", packets, sizeof(packets)),
 					out_num(r, "bytes", bytes, sizeof(bytes)),
 					out_num(r, "passed", passed, sizeof(passed)),
-					out_num(r, "dropped", dropped, sizeof(dropped)) };
+					out_num(r, "dropped", dropped, sizeof(dropped)),
+					out_num(r, "would_drop", would, sizeof(would)) };
 
 		if (out_table_row(t, cells))
 			goto out;

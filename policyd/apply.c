@@ -99,6 +99,15 @@ static bool route_same(const struct route_info *a, const struct route_info *b)
 	       memcmp(a->metrics, b->metrics, sizeof(a->metrics)) == 0;
 }
 
+static size_t policy_nsrcs(const struct policy *pol)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < pol->nrules; i++)
+		n += pol->rules[i].nsrcs;
+	return n;
+}
+
 static int prefix_cmp(const void *a, const void *b)
 {
 	const struct prefix *x = a, *y = b;
@@ -119,9 +128,21 @@ static int check_claims(const struct policy_set *set, const struct policy *pol, 
 	size_t n = 0, total = 0;
 	int ret = 0;
 
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(set->v[i]->pol->name, pol->name))
-			total += set->v[i]->pol->ndests;
+	size_t srcs = policy_nsrcs(pol);
+
+	for (size_t i = 0; i < set->n; i++) {
+		if (strcmp(set->v[i]->pol->name, pol->name) == 0)
+			continue;
+		total += set->v[i]->pol->ndests;
+		srcs += policy_nsrcs(set->v[i]->pol);
+	}
+	if (srcs > PD_MAX_SRCS) {
+		snprintf(
+			err, errlen,
+			"policy %s: %zu src prefixes would exceed the capacity of %u across all policies",
+			pol->name, srcs, PD_MAX_SRCS);
+		return -ENOSPC;
+	}
 	if (total + pol->ndests > PD_MAX_DESTS) {
 		snprintf(
 			err, errlen,

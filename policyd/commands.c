@@ -100,6 +100,11 @@ static json_t *cmd_remove(struct daemon *d, json_t *args)
 	return reply_from(ret, result, err);
 }
 
+static const char *mode_name(const struct policy *pol)
+{
+	return pol->mode == POLICY_MODE_MONITOR ? "monitor" : "enforce";
+}
+
 static json_t *routes_json(const struct applied_policy *ap)
 {
 	json_t *a = json_array();
@@ -126,15 +131,46 @@ static json_t *cmd_list(struct daemon *d, json_t *args)
 		const struct applied_policy *ap = d->set.v[i];
 
 		iso8601(ap->applied, when, sizeof(when));
-		json_array_append_new(pols,
-				      json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o}", "policy",
-						ap->pol->name, "mode", "enforce", "default",
-						policy_verdict_name(ap->pol->default_verdict),
-						"destinations", policy_dests_json(ap->pol), "rules",
-						(json_int_t)ap->pol->nrules, "applied", when,
-						"routes", routes_json(ap)));
+		json_array_append_new(pols, json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o}",
+						      "policy", ap->pol->name, "mode",
+						      mode_name(ap->pol), "default",
+						      policy_verdict_name(ap->pol->default_verdict),
+						      "destinations", policy_dests_json(ap->pol),
+						      "rules", (json_int_t)ap->pol->nrules,
+						      "applied", when, "routes", routes_json(ap)));
 	}
 	return proto_reply_ok(json_pack("{s:o}", "policies", pols));
+}
+
+/* One compiled rule for 'show': each condition it tests, null when absent. */
+static json_t *rule_json(const struct policy_rule *r, uint32_t counter)
+{
+	const char *pname = r->has_proto ? policy_proto_name(r->proto) : NULL;
+	char pnum[8], dport[256], sport[256], length[128], flags[64], icmp[1100];
+	char pbuf[PREFIX_STR_MAX];
+	json_t *src = NULL;
+
+	if (r->has_proto && !pname) {
+		snprintf(pnum, sizeof(pnum), "%u", r->proto);
+		pname = pnum;
+	}
+	policy_format_ports(r->dport, r->ndport, dport, sizeof(dport));
+	policy_format_ports(r->sport, r->nsport, sport, sizeof(sport));
+	policy_format_ports(r->length, r->nlength, length, sizeof(length));
+	policy_format_tcp_flags(r->tcp_flags_mask, r->tcp_flags_value, flags, sizeof(flags));
+	policy_format_icmp_types(r->proto, r->icmp_types, icmp, sizeof(icmp));
+	if (r->nsrcs) {
+		src = json_array();
+		for (size_t i = 0; i < r->nsrcs; i++)
+			json_array_append_new(src, json_string(prefix_format(&r->srcs[i], false,
+									     pbuf, sizeof(pbuf))));
+	}
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:o?, s:s?, s:s?, s:s?, s:I}", "name",
+			 r->name, "action", policy_verdict_name(r->action), "proto", pname, "dport",
+			 r->ndport ? dport : NULL, "sport", r->nsport ? sport : NULL, "src", src,
+			 "length", r->nlength ? length : NULL, "tcp_flags",
+			 r->has_tcp_flags ? flags : NULL, "icmp_type",
+			 r->has_icmp_type ? icmp : NULL, "counter", (json_int_t)counter);
 }
 
 static json_t *cmd_show(struct daemon *d, json_t *args)
@@ -142,7 +178,7 @@ static json_t *cmd_show(struct daemon *d, json_t *args)
 	const char *name = policy_arg(args);
 	const struct applied_policy *ap;
 	json_t *rules, *compiled;
-	char when[32], ports[256];
+	char when[32];
 
 	if (!name)
 		return proto_reply_error("EINVAL", "show needs args {policy}");
@@ -150,26 +186,13 @@ static json_t *cmd_show(struct daemon *d, json_t *args)
 	if (!ap)
 		return proto_reply_error("ENOENT", "no policy named '%s' is applied", name);
 	rules = json_array();
-	for (size_t i = 0; i < ap->pol->nrules; i++) {
-		const struct policy_rule *r = &ap->pol->rules[i];
-		const char *pname = r->has_proto ? policy_proto_name(r->proto) : NULL;
-		char pnum[8];
-
-		if (r->has_proto && !pname) {
-			snprintf(pnum, sizeof(pnum), "%u", r->proto);
-			pname = pnum;
-		}
-		policy_format_ports(r->dport, r->ndport, ports, sizeof(ports));
-		json_array_append_new(rules,
-				      json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "name", r->name,
-						"action", policy_verdict_name(r->action), "proto",
-						pname, "dport", r->ndport ? ports : NULL, "counter",
-						(json_int_t)ap->rule_counters[i]));
-	}
+	for (size_t i = 0; i < ap->pol->nrules; i++)
+		json_array_append_new(rules, rule_json(&ap->pol->rules[i], ap->rule_counters[i]));
 	compiled = json_pack("{s:I, s:s, s:s, s:o, s:o, s:I}", "slot", (json_int_t)ap->slot, "mode",
-			     "enforce", "default", policy_verdict_name(ap->pol->default_verdict),
-			     "destinations", policy_dests_json(ap->pol), "rules", rules,
-			     "default_counter", (json_int_t)ap->default_counter);
+			     mode_name(ap->pol), "default",
+			     policy_verdict_name(ap->pol->default_verdict), "destinations",
+			     policy_dests_json(ap->pol), "rules", rules, "default_counter",
+			     (json_int_t)ap->default_counter);
 	iso8601(ap->applied, when, sizeof(when));
 	return proto_reply_ok(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "policy", name, "file",
 					ap->file, "applied", when, "source", ap->source, "compiled",

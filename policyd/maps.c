@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,22 +198,40 @@ static void dest_key(struct pd_dest_key *k, uint32_t gen, const struct prefix *p
 	memcpy(k->addr, p->addr, sizeof(k->addr));
 }
 
-/* Delete every pd_dest entry of generation @gen (start-up: what is there is
- * unknown). Keys are collected first: deleting while walking would restart
- * the walk. */
-static int dest_clear_gen_scan(struct daemon *d, uint32_t gen)
+static void src_key(struct pd_src_key *k, uint32_t gen, uint32_t slot, uint8_t rule,
+		    const struct prefix *p)
 {
-	int fd = bpf_map__fd(d->skel->maps.pd_dest);
-	struct pd_dest_key key, next, *doomed = NULL;
-	size_t n = 0, cap = 0;
-	void *prev = NULL;
-	int err = 0;
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = PD_SRC_KEY_HDR_BITS + p->len;
+	k->gen = gen;
+	k->family = p->family;
+	k->rule = rule;
+	k->slot = slot;
+	memcpy(k->addr, p->addr, sizeof(k->addr));
+}
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		if (next.gen == gen) {
+/* Both generation-tagged tries carry the generation in the first byte
+ * after prefixlen. */
+_Static_assert(offsetof(struct pd_dest_key, gen) == 4, "pd_dest_key.gen");
+_Static_assert(offsetof(struct pd_src_key, gen) == 4, "pd_src_key.gen");
+
+/* Delete every entry of generation @gen from a generation-tagged trie
+ * (start-up, or undoing a failed write: what is there is unknown). Keys are
+ * collected first: deleting while walking would restart the walk. */
+static int trie_clear_gen(struct bpf_map *map, uint32_t gen)
+{
+	size_t ksz = bpf_map__key_size(map), n = 0, cap = 0;
+	int fd = bpf_map__fd(map), err = 0;
+	uint8_t key[64], next[64], *doomed = NULL;
+	void *prev = NULL;
+
+	if (ksz > sizeof(key))
+		return -E2BIG;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		if (next[4] == gen) {
 			if (n == cap) {
 				size_t ncap = cap ? cap * 2 : 1024;
-				void *tmp = realloc(doomed, ncap * sizeof(*doomed));
+				void *tmp = realloc(doomed, ncap * ksz);
 
 				if (!tmp) {
 					err = -ENOMEM;
@@ -221,15 +240,15 @@ static int dest_clear_gen_scan(struct daemon *d, uint32_t gen)
 				doomed = tmp;
 				cap = ncap;
 			}
-			doomed[n++] = next;
+			memcpy(doomed + n++ * ksz, next, ksz);
 		}
-		key = next;
-		prev = &key;
+		memcpy(key, next, ksz);
+		prev = key;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_delete_elem(fd, &doomed[i]) && errno != ENOENT) {
+		if (bpf_map_delete_elem(fd, doomed + i * ksz) && errno != ENOENT) {
 			err = -errno;
-			pr_err("cannot clear generation %u of %s: %s", gen, PD_MAP_DEST,
+			pr_err("cannot clear generation %u of %s: %s", gen, bpf_map__name(map),
 			       strerror(-err));
 			goto out;
 		}
@@ -239,72 +258,103 @@ out:
 	return err;
 }
 
+static int gen_clear_scan(struct daemon *d, uint32_t gen)
+{
+	int err = trie_clear_gen(d->skel->maps.pd_dest, gen);
+
+	if (!err)
+		err = trie_clear_gen(d->skel->maps.pd_src, gen);
+	return err;
+}
+
 /* Delete the entries of @set in generation @gen. Best effort: a leftover is
  * unreachable (no packet uses that generation) and cleared by the next
  * start-up scan. */
-static void dest_clear_set(struct daemon *d, const struct policy_set *set, uint32_t gen,
-			   size_t limit)
+static void gen_clear_set(struct daemon *d, const struct policy_set *set, uint32_t gen)
 {
-	int fd = bpf_map__fd(d->skel->maps.pd_dest);
-	struct pd_dest_key k;
-	size_t done = 0;
+	int dest_fd = bpf_map__fd(d->skel->maps.pd_dest);
+	int src_fd = bpf_map__fd(d->skel->maps.pd_src);
+	struct pd_dest_key dk;
+	struct pd_src_key sk;
 
 	for (size_t i = 0; i < set->n; i++) {
-		const struct policy *p = set->v[i]->pol;
+		const struct applied_policy *ap = set->v[i];
+		const struct policy *p = ap->pol;
 
 		for (size_t j = 0; j < p->ndests; j++) {
-			if (done++ == limit)
-				return;
-			dest_key(&k, gen, &p->dests[j]);
-			if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+			dest_key(&dk, gen, &p->dests[j]);
+			if (bpf_map_delete_elem(dest_fd, &dk) && errno != ENOENT)
 				pr_warn("cannot delete a %s entry: %s", PD_MAP_DEST,
 					strerror(errno));
+		}
+		for (size_t r = 0; r < p->nrules; r++) {
+			for (size_t j = 0; j < p->rules[r].nsrcs; j++) {
+				src_key(&sk, gen, ap->slot, r, &p->rules[r].srcs[j]);
+				if (bpf_map_delete_elem(src_fd, &sk) && errno != ENOENT)
+					pr_warn("cannot delete a %s entry: %s", PD_MAP_SRC,
+						strerror(errno));
+			}
 		}
 	}
 }
 
-static int write_generation(struct daemon *d, const struct policy_set *set, uint32_t gen,
-			    size_t *written)
+static int write_policy(struct daemon *d, const struct applied_policy *ap, uint32_t gen,
+			struct pd_policy *val)
 {
 	int dest_fd = bpf_map__fd(d->skel->maps.pd_dest);
+	int src_fd = bpf_map__fd(d->skel->maps.pd_src);
 	int pol_fd = bpf_map__fd(d->skel->maps.pd_policies);
-	struct pd_policy *val;
+	const struct policy *p = ap->pol;
+	__u32 idx = gen * PD_MAX_POLICIES + ap->slot, one = 1;
+	struct pd_dest_val dv = { .policy = ap->slot };
 	struct policy_error perr;
-	int err = 0;
+	struct pd_dest_key dk;
+	struct pd_src_key sk;
+	int err;
 
-	*written = 0;
-	val = malloc(sizeof(*val));
-	if (!val)
-		return -ENOMEM;
-	for (size_t i = 0; i < set->n; i++) {
-		const struct applied_policy *ap = set->v[i];
-		__u32 idx = gen * PD_MAX_POLICIES + ap->slot;
-		struct pd_dest_val dv = { .policy = ap->slot };
-		struct pd_dest_key k;
-
-		err = policy_compile(ap->pol, ap->rule_counters, ap->default_counter, val, &perr);
-		if (err) {
-			pr_err("%s", perr.msg);
-			goto out;
-		}
-		if (bpf_map_update_elem(pol_fd, &idx, val, BPF_ANY)) {
+	err = policy_compile(p, ap->rule_counters, ap->default_counter, val, &perr);
+	if (err) {
+		pr_err("%s", perr.msg);
+		return err;
+	}
+	if (bpf_map_update_elem(pol_fd, &idx, val, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot write policy %s to %s: %s", p->name, PD_MAP_POLICIES,
+		       strerror(-err));
+		return err;
+	}
+	for (size_t j = 0; j < p->ndests; j++) {
+		dest_key(&dk, gen, &p->dests[j]);
+		if (bpf_map_update_elem(dest_fd, &dk, &dv, BPF_NOEXIST)) {
 			err = -errno;
-			pr_err("cannot write policy %s to %s: %s", ap->pol->name, PD_MAP_POLICIES,
-			       strerror(-err));
-			goto out;
-		}
-		for (size_t j = 0; j < ap->pol->ndests; j++) {
-			dest_key(&k, gen, &ap->pol->dests[j]);
-			if (bpf_map_update_elem(dest_fd, &k, &dv, BPF_NOEXIST)) {
-				err = -errno;
-				pr_err("cannot write destination %zu of policy %s to %s: %s", j,
-				       ap->pol->name, PD_MAP_DEST, strerror(-err));
-				goto out;
-			}
-			(*written)++;
+			pr_err("cannot write destination %zu of policy %s to %s: %s", j, p->name,
+			       PD_MAP_DEST, strerror(-err));
+			return err;
 		}
 	}
-out:
+	for (size_t r = 0; r < p->nrules; r++) {
+		for (size_t j = 0; j < p->rules[r].nsrcs; j++) {
+			src_key(&sk, gen, ap->slot, r, &p->rules[r].srcs[j]);
+			if (bpf_map_update_elem(src_fd, &sk, &one, BPF_ANY)) {
+				err = -errno;
+				pr_err("cannot write a src prefix of rule %s of policy %s to %s: %s",
+				       p->rules[r].name, p->name, PD_MAP_SRC, strerror(-err));
+				return err;
+			}
+		}
+	}
+	return 0;
+}
+
+static int write_generation(struct daemon *d, const struct policy_set *set, uint32_t gen)
+{
+	struct pd_policy *val = malloc(sizeof(*val));
+	int err = 0;
+
+	if (!val)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n && !err; i++)
+		err = write_policy(d, set->v[i], gen, val);
 	free(val);
 	return err;
 }
@@ -330,18 +380,17 @@ int maps_commit(struct daemon *d, const struct policy_set *set, const struct pol
 {
 	uint32_t cur = d->epoch % PD_GENERATIONS, next = (d->epoch + 1) % PD_GENERATIONS;
 	struct pd_config cfg = { .epoch = d->epoch + 1 };
-	size_t written = 0;
 	__u32 zero = 0;
 	int err;
 
 	/* Leftovers in the next generation (a daemon killed mid-commit)
-	 * would shadow or add destinations: clear them first. */
+	 * would shadow or add entries: clear them first. */
 	if (!old) {
-		err = dest_clear_gen_scan(d, next);
+		err = gen_clear_scan(d, next);
 		if (err)
 			return err;
 	}
-	err = write_generation(d, set, next, &written);
+	err = write_generation(d, set, next);
 	if (err)
 		goto undo;
 	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.pd_config), &zero, &cfg, BPF_ANY)) {
@@ -354,14 +403,15 @@ int maps_commit(struct daemon *d, const struct policy_set *set, const struct pol
 		pr_warn("cannot wait for in-flight packets (%s); clearing the old generation anyway",
 			strerror(-err));
 	if (old)
-		dest_clear_set(d, old, cur, SIZE_MAX);
+		gen_clear_set(d, old, cur);
 	else
-		dest_clear_gen_scan(d, cur);
+		gen_clear_scan(d, cur);
 	d->epoch++;
-	pr_debug("epoch %u (generation %u): %zu destinations", d->epoch, next, written);
+	pr_debug("epoch %u (generation %u): %zu destinations", d->epoch, next,
+		 policy_set_ndests(set));
 	return 0;
 undo:
-	dest_clear_set(d, set, next, written);
+	gen_clear_scan(d, next);
 	return err;
 }
 

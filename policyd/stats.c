@@ -18,13 +18,13 @@ static json_t *counters_totals(const struct pd_counters *c)
 	for (int r = 0; r < PD_REASON_MAX; r++)
 		json_object_set_new(reasons, policy_reason_name(r),
 				    json_integer(c->dropped_reason[r]));
-	/* would_drop stays zero until monitor mode exists. */
 	return json_pack("{s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I, s:o}, s:{s:I, s:I}}", "packets",
 			 (json_int_t)c->packets, "bytes", (json_int_t)c->bytes, "passed", "packets",
 			 (json_int_t)c->passed_packets, "bytes", (json_int_t)c->passed_bytes,
 			 "dropped", "packets", (json_int_t)c->dropped_packets, "bytes",
 			 (json_int_t)c->dropped_bytes, "reasons", reasons, "would_drop", "packets",
-			 (json_int_t)0, "bytes", (json_int_t)0);
+			 (json_int_t)c->would_drop_packets, "bytes",
+			 (json_int_t)c->would_drop_bytes);
 }
 
 static void counters_add(struct pd_counters *sum, const struct pd_counters *c)
@@ -39,10 +39,11 @@ static void counters_add(struct pd_counters *sum, const struct pd_counters *c)
 static json_t *rule_row(const char *policy, const char *rule, uint8_t action,
 			const struct pd_counters *c)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "policy", policy, "rule", rule,
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "policy", policy, "rule", rule,
 			 "action", policy_verdict_name(action), "packets", (json_int_t)c->packets,
 			 "bytes", (json_int_t)c->bytes, "passed", (json_int_t)c->passed_packets,
-			 "dropped", (json_int_t)c->dropped_packets);
+			 "dropped", (json_int_t)c->dropped_packets, "would_drop",
+			 (json_int_t)c->would_drop_packets);
 }
 
 static bool policy_overlaps(const struct policy *pol, const struct prefix *p)
