@@ -48,6 +48,11 @@ destination prefixes (mostly /24s, the rest /8 to /32) in pd_dest, the packet's
 destination inside one of them. Its rules test proto and dport only (the 192-byte
 struct pd_rule also holds sport, length, tcp-flags and icmp-type; a rule testing
 any of those, or src, goes on to a separate function, which these do not reach).
+The last row gives that 7th rule a per-host packet limit (1e9 packets/s, burst
+1,000: every packet conforms, which is checked after the runs), so each packet also
+pays the limit's whole path: the call, the clock (bpf_ktime_get_ns), the
+pd_host_buckets hash lookup, the GCRA test and the compare-and-swap; rules without a
+limit pay one byte test.
 Each policy program is checked to take that path
 (and to have cached the destination, where the cache is on) before it is timed;
 every program must return BPF_OK.

@@ -6,6 +6,7 @@
  * and returns BPF_OK or BPF_DROP (always BPF_OK for a policy in monitor mode).
  */
 #include <linux/bpf.h>
+#include <linux/errno.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
@@ -95,6 +96,26 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pd_counters);
 } pd_rule_stats SEC(".maps");
+
+/* The buckets of per-rule limits, indexed by the rule's counter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PD_MAX_RULE_COUNTERS);
+	__type(key, __u32);
+	__type(value, struct pd_bucket);
+} pd_rule_buckets SEC(".maps");
+
+/*
+ * The buckets of per-host limits, created by the first packet to a host. The
+ * daemon sets max_entries (--hosts) before load. Preallocated (the default): an
+ * insert never allocates in the data path, and a full table answers -E2BIG.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PD_DEFAULT_HOSTS);
+	__type(key, struct pd_host_key);
+	__type(value, struct pd_bucket);
+} pd_host_buckets SEC(".maps");
 
 /*
  * pd_dcache4/6: the pd_dest lookup cached per destination host, tagged with the
@@ -425,6 +446,138 @@ static __always_inline int pd_rule_matches(struct __sk_buff *skb, const struct p
 	return 1;
 }
 
+/* pd_limit's answers. */
+#define PD_LIMIT_CONFORM 0
+#define PD_LIMIT_OVER 1
+#define PD_LIMIT_TABLE_FULL 2 /* a new host, and no room in pd_host_buckets for it */
+
+/* Compare-and-swap attempts on a bucket before the packet is let through. */
+#define PD_LIMIT_TRIES 4
+
+/*
+ * GCRA on @b (see the ABI): conform and move tat on by @cost, or be over the
+ * limit and leave it. The test is written so that nothing overflows: base >= now.
+ */
+static __always_inline int pd_gcra(struct pd_bucket *b, __u64 now, __u64 cost, __u64 burst)
+{
+	__u64 tat, base;
+	int i;
+
+	if (cost > burst)
+		return PD_LIMIT_OVER;
+	for (i = 0; i < PD_LIMIT_TRIES; i++) {
+		tat = *(volatile __u64 *)&b->tat;
+		base = tat > now ? tat : now;
+		if (base - now > burst - cost)
+			return PD_LIMIT_OVER;
+		if (__sync_val_compare_and_swap(&b->tat, tat, base + cost) == tat)
+			return PD_LIMIT_CONFORM;
+	}
+	/*
+	 * Every try lost to another CPU: they are sending through this bucket
+	 * right now, and each of their packets was charged. Letting this one
+	 * through uncharged (fail open) beats dropping a packet the limit may
+	 * well have allowed.
+	 */
+	return PD_LIMIT_CONFORM;
+}
+
+/* @addr (16 bytes, 8-byte aligned) keeps its first @bits bits, the rest cleared. */
+static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
+{
+	__u64 *half = (__u64 *)addr;
+	__u64 hi = ~0ull, lo = ~0ull;
+
+	/* No shift by 64: it is undefined, and BPF takes it modulo 64. */
+	if (bits <= 64) {
+		hi = bits ? ~0ull << (64 - bits) : 0;
+		lo = 0;
+	} else if (bits < 128) {
+		lo = ~0ull << (128 - bits);
+	}
+	half[0] &= bpf_cpu_to_be64(hi);
+	half[1] &= bpf_cpu_to_be64(lo);
+}
+
+/*
+ * The rate limit of the matching pass rule @rule, for a packet to @dkey's
+ * address: PD_LIMIT_CONFORM, PD_LIMIT_OVER or PD_LIMIT_TABLE_FULL.
+ *
+ * A global function, as pd_rule_matches_more and for the same reasons: the
+ * verifier checks it once, and the rules without a limit (the loop tests
+ * limit.kind before calling) pay nothing for it.
+ */
+__noinline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
+			const struct pd_dest_key *dkey)
+{
+	struct pd_host_key hkey __attribute__((aligned(8))) = {};
+	struct pd_bucket fresh;
+	struct pd_bucket *b;
+	__u64 n, interval, cost, burst, now;
+	__u32 mask4;
+	long err;
+
+	if (!skb || !rule || !dkey)
+		return PD_LIMIT_CONFORM;
+	if (rule->limit.kind == PD_LIMIT_BYTES) {
+		n = skb->len;
+	} else {
+		n = skb->gso_segs;
+		if (!n)
+			n = 1;
+	}
+	/*
+	 * (interval * n) >> PD_INTERVAL_SHIFT, split so the low part cannot
+	 * overflow (interval < 2^56, n < 2^24: no skb is 16 MB). The high
+	 * part could, for the slowest rates and the largest skbs; but a cost
+	 * over 2^60 is more than any bucket holds (the compiler keeps burst
+	 * below it), so such a packet is over the limit before any sum.
+	 */
+	interval = rule->limit.interval;
+	if (n >= 1u << 24 || (interval >> PD_INTERVAL_SHIFT) > (1ull << 60) / n)
+		return PD_LIMIT_OVER;
+	cost = (interval >> PD_INTERVAL_SHIFT) * n +
+	       (((interval & ((1u << PD_INTERVAL_SHIFT) - 1)) * n) >> PD_INTERVAL_SHIFT);
+	burst = rule->limit.burst;
+	now = bpf_ktime_get_ns() << PD_TIME_SHIFT;
+
+	hkey.counter = rule->counter;
+	if (!rule->limit.per_host) {
+		b = bpf_map_lookup_elem(&pd_rule_buckets, &hkey.counter);
+		return b ? pd_gcra(b, now, cost, burst) : PD_LIMIT_CONFORM;
+	}
+
+	hkey.family = dkey->family;
+	__builtin_memcpy(hkey.addr, dkey->addr, sizeof(hkey.addr));
+	if (dkey->family == AF_INET) {
+		mask4 = rule->limit.mask4;
+		if (mask4 < 32)
+			*(__u32 *)hkey.addr &= bpf_htonl(mask4 ? ~0u << (32 - mask4) : 0);
+	} else {
+		pd_mask6(hkey.addr, rule->limit.mask6);
+	}
+	b = bpf_map_lookup_elem(&pd_host_buckets, &hkey);
+	if (b)
+		return pd_gcra(b, now, cost, burst);
+
+	/* No bucket yet: a full one, which the packet leaves at now + cost. */
+	if (cost > burst)
+		return PD_LIMIT_OVER;
+	fresh.tat = now + cost;
+	err = bpf_map_update_elem(&pd_host_buckets, &hkey, &fresh, BPF_NOEXIST);
+	if (!err)
+		return PD_LIMIT_CONFORM;
+	if (err == -EEXIST) {
+		/* Another CPU created it since the lookup: charge that one. */
+		b = bpf_map_lookup_elem(&pd_host_buckets, &hkey);
+		return b ? pd_gcra(b, now, cost, burst) : PD_LIMIT_CONFORM;
+	}
+	if (err == -E2BIG || err == -ENOMEM)
+		return PD_LIMIT_TABLE_FULL;
+	/* -EBUSY (the bucket's lock held by this CPU, from an NMI): not the host's fault. */
+	return PD_LIMIT_CONFORM;
+}
+
 /*
  * Histogram bucket of an IP length: 0 for len <= 64, i for 64 << (i - 1) < len <=
  * 64 << i, the last bucket for everything longer. That is the bit length of
@@ -451,12 +604,17 @@ static __always_inline __u32 pd_hist_bucket(__u32 len)
 	return r < PD_HIST_BUCKETS - 1 ? r : PD_HIST_BUCKETS - 1;
 }
 
-/* @would_drop: a drop verdict that monitor mode let pass (@drop is then 0). */
+/*
+ * @would_drop: a drop verdict that monitor mode let pass (@drop is then 0);
+ * @table_full: a new host met a full pd_host_buckets (passed or dropped).
+ */
 static __always_inline void pd_count(struct pd_counters *c, __u64 packets, __u64 bytes, int drop,
-				     int would_drop, __u32 reason)
+				     int would_drop, __u32 reason, int table_full)
 {
 	c->packets += packets;
 	c->bytes += bytes;
+	if (table_full)
+		c->table_full_packets += packets;
 	if (drop) {
 		c->dropped_packets += packets;
 		c->dropped_bytes += bytes;
@@ -602,8 +760,9 @@ int policyd_out(struct __sk_buff *skb)
 	struct pd_policy_stats *pst;
 	struct pd_counters *rst;
 	__u32 zero = 0, idx, counter, reason, bucket, epoch, gen, slot, nrules, i;
+	const struct pd_rule *rule;
 	__u64 packets, bytes;
-	int drop, would_drop;
+	int drop, would_drop, limit = PD_LIMIT_CONFORM, table_full = 0;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		if (pd_parse_ipv4(skb, &key, &pkt))
@@ -653,15 +812,28 @@ int policyd_out(struct __sk_buff *skb)
 	for (i = 0; i < PD_MAX_RULES; i++) {
 		if (i >= nrules)
 			break;
-		if (pd_rule_matches(skb, &pol->rules[i], &pkt, idx, i)) {
-			drop = pol->rules[i].action == PD_DROP;
-			counter = pol->rules[i].counter;
+		rule = &pol->rules[i];
+		if (pd_rule_matches(skb, rule, &pkt, idx, i)) {
+			drop = rule->action == PD_DROP;
+			counter = rule->counter;
 			reason = PD_REASON_RULE;
+			if (!drop && rule->limit.kind != PD_LIMIT_NONE)
+				limit = pd_limit(skb, rule, &key);
 			break;
 		}
 	}
+	if (limit != PD_LIMIT_CONFORM) {
+		if (limit == PD_LIMIT_OVER) {
+			reason = PD_REASON_LIMIT;
+		} else {
+			table_full = 1;
+			reason = PD_REASON_TABLE_FULL;
+		}
+		drop = limit == PD_LIMIT_OVER || pol->table_full_verdict == PD_DROP;
+	}
 
-	/* Monitor mode: the verdict is counted, not carried out. */
+	/* Monitor mode: the verdict is counted, not carried out (a limit's too,
+	 * though its bucket was charged: the count is what enforcing would do). */
 	would_drop = drop && (pol->flags & PD_POLICY_MONITOR);
 	if (would_drop)
 		drop = 0;
@@ -675,13 +847,13 @@ int policyd_out(struct __sk_buff *skb)
 	/* Per-CPU values: this CPU's copy is ours for the whole run, no atomics. */
 	pst = bpf_map_lookup_elem(&pd_policy_stats, &slot);
 	if (pst) {
-		pd_count(&pst->c, packets, bytes, drop, would_drop, reason);
+		pd_count(&pst->c, packets, bytes, drop, would_drop, reason, table_full);
 		bucket = pd_hist_bucket(skb->len);
 		pst->hist[bucket] += packets;
 	}
 	rst = bpf_map_lookup_elem(&pd_rule_stats, &counter);
 	if (rst)
-		pd_count(rst, packets, bytes, drop, would_drop, reason);
+		pd_count(rst, packets, bytes, drop, would_drop, reason, table_full);
 
 	return drop ? BPF_DROP : BPF_OK;
 }

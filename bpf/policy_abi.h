@@ -39,6 +39,8 @@
 #define PD_MAP_RULE_STATS "pd_rule_stats"
 #define PD_MAP_SYNC "pd_sync"
 #define PD_MAP_SRC "pd_src"
+#define PD_MAP_RULE_BUCKETS "pd_rule_buckets"
+#define PD_MAP_HOST_BUCKETS "pd_host_buckets"
 #define PD_MAP_DCACHE4 "pd_dcache4"
 #define PD_MAP_DCACHE6 "pd_dcache6"
 #define PD_PROG_NAME "policyd_out"
@@ -121,6 +123,58 @@ struct pd_port_range {
 #define PD_MATCH_TCP_FLAGS (1u << 5) /* TCP, and (flags & mask) == value */
 #define PD_MATCH_ICMP_TYPE (1u << 6) /* ICMP or ICMPv6 (as proto), type's bit set */
 
+/*
+ * Rate limits are GCRA ("virtual scheduling"), equivalent to a token bucket
+ * that starts full, holds at most burst and refills continuously at rate
+ * (nftables' limit): one 64-bit "theoretical arrival time" (TAT) per
+ * bucket, updated with a compare-and-swap, so two CPUs hitting one bucket
+ * never lose an update and no lock is needed (bpf_spin_lock is not allowed
+ * in the LRU/HASH values this also serves).
+ *
+ * Times are in 1/16 ns (ktime << PD_TIME_SHIFT: wraps after 36 years of
+ * uptime). pd_limit.interval is the cost of one packet or one byte in
+ * 1/(16 * 256) ns, so high byte rates keep precision: a packet costs
+ * (interval * n) >> PD_INTERVAL_SHIFT time units, n = wire packets or
+ * bytes; interval < 2^56 (a packet or byte per 4.9 hours at the slowest)
+ * and burst < 2^60. A packet conforms when max(tat, now) + cost - now <= burst (burst
+ * in time units: the bucket's depth); it then moves tat to max(tat, now) +
+ * cost.
+ */
+#define PD_TIME_SHIFT 4
+#define PD_INTERVAL_SHIFT 8
+
+enum pd_limit_kind {
+	PD_LIMIT_NONE = 0,
+	PD_LIMIT_PACKETS,
+	PD_LIMIT_BYTES,
+};
+
+struct pd_limit {
+	__u8 kind; /* enum pd_limit_kind */
+	__u8 per_host; /* 1: one bucket per destination host (group), in pd_host_buckets */
+	__u8 mask4; /* per_host: IPv4 hosts grouped by this prefix length (default 32) */
+	__u8 mask6; /* per_host: IPv6 hosts grouped by this prefix length (default 64) */
+	__u32 pad;
+	__u64 interval; /* per packet or byte, in 1/(16 * 256) ns */
+	__u64 burst; /* bucket depth in 1/16 ns */
+};
+
+/* pd_rule_buckets[rule counter] (ARRAY): the bucket of a per-rule limit. */
+struct pd_bucket {
+	__u64 tat; /* 1/16 ns; 0 = full */
+};
+
+/* pd_host_buckets (HASH, max_entries = policyd --hosts): per-host buckets.
+ * A host whose bucket is absent when the table is full gets the policy's
+ * table_full verdict, counted as reason table-full. */
+struct pd_host_key {
+	__u32 counter; /* the rule's counter index: one bucket per rule and host */
+	__u8 family;
+	__u8 pad[3];
+	__u8 addr[16]; /* destination, masked to mask4/mask6 */
+};
+#define PD_DEFAULT_HOSTS 65536
+
 /* TCP flag bits as in the header's 13th byte. */
 #define PD_TCP_FIN 0x01
 #define PD_TCP_SYN 0x02
@@ -144,6 +198,7 @@ struct pd_rule {
 	struct pd_port_range sport[PD_MAX_PORT_RANGES];
 	struct pd_port_range length[PD_MAX_LENGTH_RANGES]; /* IP length, inclusive */
 	__u32 icmp_types[8]; /* bit t of the 256: ICMP(v6) type t matches */
+	struct pd_limit limit; /* only on pass rules: over the limit is dropped (reason limit) */
 };
 
 /*
@@ -175,7 +230,8 @@ struct pd_policy {
 	__u32 default_counter; /* pd_rule_stats index of the 'default' verdict */
 	__u8 default_verdict; /* enum pd_verdict */
 	__u8 nrules;
-	__u8 pad[6];
+	__u8 table_full_verdict; /* enum pd_verdict: a new host when pd_host_buckets is full */
+	__u8 pad[5];
 	struct pd_rule rules[PD_MAX_RULES];
 };
 
@@ -191,6 +247,10 @@ struct pd_counters {
 	/* Monitor mode: packets a drop verdict let pass (also counted as passed). */
 	__u64 would_drop_packets;
 	__u64 would_drop_bytes;
+	/* New hosts met with a full pd_host_buckets, passed or dropped (the
+	 * dropped ones are also in dropped_reason[PD_REASON_TABLE_FULL]). */
+	__u64 table_full_packets;
+	__u64 pad;
 };
 
 /* pd_policy_stats[slot] (PERCPU_ARRAY) */
@@ -207,13 +267,16 @@ _Static_assert(sizeof(struct pd_dest_val) == 8, "pd_dest_val size");
 _Static_assert(sizeof(struct pd_dcache6_key) == 16, "pd_dcache6_key size");
 _Static_assert(sizeof(struct pd_dcache_val) == 24, "pd_dcache_val size");
 _Static_assert(sizeof(struct pd_port_range) == 4, "pd_port_range size");
-_Static_assert(sizeof(struct pd_rule) ==
-		       16 + 8 * PD_MAX_PORT_RANGES + 4 * PD_MAX_LENGTH_RANGES + 32,
+_Static_assert(sizeof(struct pd_limit) == 24, "pd_limit size");
+_Static_assert(sizeof(struct pd_bucket) == 8, "pd_bucket size");
+_Static_assert(sizeof(struct pd_host_key) == 24, "pd_host_key size");
+_Static_assert(sizeof(struct pd_rule) == 16 + 8 * PD_MAX_PORT_RANGES + 4 * PD_MAX_LENGTH_RANGES +
+						 32 + sizeof(struct pd_limit),
 	       "pd_rule size");
 _Static_assert(sizeof(struct pd_src_key) == 28, "pd_src_key size");
 _Static_assert(sizeof(struct pd_policy) == 16 + PD_MAX_RULES * sizeof(struct pd_rule),
 	       "pd_policy size");
-_Static_assert(sizeof(struct pd_counters) == 8 * (8 + PD_REASON_MAX), "pd_counters size");
+_Static_assert(sizeof(struct pd_counters) == 8 * (10 + PD_REASON_MAX), "pd_counters size");
 _Static_assert(sizeof(struct pd_policy_stats) == sizeof(struct pd_counters) + 8 * PD_HIST_BUCKETS,
 	       "pd_policy_stats size");
 _Static_assert(PD_MAX_RULES <= 255, "nrules is a __u8");

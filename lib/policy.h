@@ -47,6 +47,12 @@ struct policy_rule {
 	bool has_icmp_type;
 	uint32_t icmp_types[8]; /* bitmap over the 256 types of the rule's proto */
 	uint8_t action; /* enum pd_verdict */
+	/* limit: (kind PD_LIMIT_NONE when absent). The rate as written, for
+	 * show; interval/burst as compiled into struct pd_limit. */
+	struct pd_limit limit;
+	char limit_rate[32]; /* "20000/s", "10mbit/s" */
+	uint64_t limit_burst; /* packets or bytes, as given or defaulted */
+	struct policy_pos limit_pos;
 };
 
 struct policy_route {
@@ -63,6 +69,7 @@ struct policy {
 	char name[PD_NAME_MAX + 1];
 	enum policy_mode mode;
 	uint8_t default_verdict; /* enum pd_verdict */
+	uint8_t table_full_verdict; /* enum pd_verdict, default pass */
 	struct prefix *dests;
 	struct policy_pos *dest_pos;
 	size_t ndests;
@@ -110,5 +117,8 @@ void policy_format_tcp_flags(uint8_t mask, uint8_t value, char *buf, size_t size
 /* Format an icmp-type bitmap of @proto (1 or 58): names where known, numbers
  * otherwise, comma-separated: "echo-request,13". */
 void policy_format_icmp_types(uint8_t proto, const uint32_t *bitmap, char *buf, size_t size);
+/* Format rule @r's limit as "20000/s burst 500 per host mask 24" or
+ * "10mbit/s burst 1250000 bytes" ("" without one): default masks are left out. */
+void policy_format_limit(const struct policy_rule *r, char *buf, size_t size);
 
 #endif

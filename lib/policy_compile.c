@@ -138,6 +138,34 @@ void policy_format_icmp_types(uint8_t proto, const uint32_t *bitmap, char *buf, 
 	}
 }
 
+void policy_format_limit(const struct policy_rule *r, char *buf, size_t size)
+{
+	const struct pd_limit *l = &r->limit;
+	size_t used = 0;
+	char item[48];
+
+	if (!size)
+		return;
+	buf[0] = '\0';
+	if (l->kind == PD_LIMIT_NONE)
+		return;
+	snprintf(item, sizeof(item), "%s burst %llu%s", r->limit_rate,
+		 (unsigned long long)r->limit_burst, l->kind == PD_LIMIT_BYTES ? " bytes" : "");
+	append(buf, size, &used, item);
+	if (!l->per_host)
+		return;
+	append(buf, size, &used, " per host");
+	/* The default masks go without saying, as in the policy. */
+	if (l->mask4 != 32) {
+		snprintf(item, sizeof(item), " mask %u", l->mask4);
+		append(buf, size, &used, item);
+	}
+	if (l->mask6 != 64) {
+		snprintf(item, sizeof(item), " mask6 %u", l->mask6);
+		append(buf, size, &used, item);
+	}
+}
+
 /* -E2BIG with @err set when rule @r exceeds what struct pd_rule holds. */
 static int check_rule_size(const struct policy *p, const struct policy_rule *r,
 			   struct policy_error *err)
@@ -198,6 +226,7 @@ int policy_compile(const struct policy *p, const uint32_t *rule_counters, uint32
 		out->flags |= PD_POLICY_MONITOR;
 	out->default_counter = default_counter;
 	out->default_verdict = p->default_verdict;
+	out->table_full_verdict = p->table_full_verdict;
 	out->nrules = (__u8)p->nrules;
 	for (i = 0; i < p->nrules; i++) {
 		const struct policy_rule *r = &p->rules[i];
@@ -235,6 +264,15 @@ int policy_compile(const struct policy *p, const uint32_t *rule_counters, uint32
 		if (r->has_icmp_type) {
 			c->match |= PD_MATCH_ICMP_TYPE;
 			memcpy(c->icmp_types, r->icmp_types, sizeof(c->icmp_types));
+		}
+		/* Compiled by the reader, where errors have a position; pad stays zero. */
+		if (r->limit.kind != PD_LIMIT_NONE) {
+			c->limit.kind = r->limit.kind;
+			c->limit.per_host = r->limit.per_host;
+			c->limit.mask4 = r->limit.mask4;
+			c->limit.mask6 = r->limit.mask6;
+			c->limit.interval = r->limit.interval;
+			c->limit.burst = r->limit.burst;
 		}
 	}
 	return 0;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The policy language's keys (SPEC §4, this version's subset): what each key
- * of the top level, a rule, a match and a route means, and the checks that
- * span keys (required keys, duplicates, contradictions between match keys,
- * routes covering destinations).
+ * of the top level, a rule, a match, a limit and a route means, and the
+ * checks that span keys (required keys, duplicates, contradictions between
+ * match keys, limits on drop rules, routes covering destinations).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -572,9 +572,182 @@ static int read_match(struct policy_reader *r, void *obj, const struct policy_po
 	return 0;
 }
 
+/* --- limit ------------------------------------------------------------------ */
+
+enum { LIMIT_RATE, LIMIT_BURST, LIMIT_PER, LIMIT_MASK, LIMIT_MASK6 };
+
+/* One limit being read: the burst waits for the rate, which may follow it. */
+struct limit_state {
+	bool has_rate;
+	struct policy_rate rate;
+	struct policy_pos rate_pos; /* of the values */
+	struct policy_pos burst_pos;
+	char *burst; /* as written; owned */
+	bool per_host;
+	uint8_t mask4;
+	uint8_t mask6;
+};
+
+static int read_limit_rate(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct limit_state *ls = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "rate", "a rate such as 20000/s or 10mbit/s", &s);
+	if (err)
+		return err;
+	if (policy_value_rate(s, &ls->rate, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	ls->rate_pos = policy_reader_pos(r);
+	ls->has_rate = true;
+	return 0;
+}
+
+static int read_limit_burst(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct limit_state *ls = obj;
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "burst", "a number of packets or a size in bytes", &s);
+	if (err)
+		return err;
+	ls->burst = strdup(s);
+	if (!ls->burst)
+		return policy_reader_nomem(r);
+	ls->burst_pos = policy_reader_pos(r);
+	return 0;
+}
+
+static int read_limit_per(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct limit_state *ls = obj;
+	struct policy_pos pos = policy_reader_pos(r);
+	char q[POLICY_VALUE_QUOTE_BUF];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "per", "rule or host", &s);
+	if (err)
+		return err;
+	if (!strcmp(s, "rule") || !strcmp(s, "host")) {
+		ls->per_host = !strcmp(s, "host");
+		return 0;
+	}
+	return policy_reader_fail(r, &pos, "invalid per '%s' (expected rule or host)",
+				  policy_value_quote(s, q, sizeof(q)));
+}
+
+static int read_mask_value(struct policy_reader *r, bool v6, uint8_t *out)
+{
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, v6 ? "mask6" : "mask",
+					v6 ? "a prefix length 0-128" : "a prefix length 0-32", &s);
+	if (err)
+		return err;
+	if (policy_value_mask(v6, s, out, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	return 0;
+}
+
+static int read_limit_mask(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	return read_mask_value(r, false, &((struct limit_state *)obj)->mask4);
+}
+
+static int read_limit_mask6(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	return read_mask_value(r, true, &((struct limit_state *)obj)->mask6);
+}
+
+static const struct policy_key limit_keys[] = {
+	[LIMIT_RATE] = { "rate", read_limit_rate },
+	[LIMIT_BURST] = { "burst", read_limit_burst },
+	[LIMIT_PER] = { "per", read_limit_per },
+	[LIMIT_MASK] = { "mask", read_limit_mask },
+	[LIMIT_MASK6] = { "mask6", read_limit_mask6 },
+};
+
+static const struct policy_mapping limit_spec = { "limit", limit_keys, ARRAY_SIZE(limit_keys) };
+
+/* What spans the limit's keys, once all are read: the burst, masks without per: host. */
+static int check_limit(struct policy_reader *r, struct limit_state *ls,
+		       const struct policy_pos *seen, const struct policy_pos *pos,
+		       struct policy_rule *rule)
+{
+	char why[sizeof(r->err->msg)];
+	const struct policy_pos *mask = NULL;
+	uint64_t count, depth;
+	int err;
+
+	if (!ls->has_rate)
+		return policy_reader_fail(
+			r, pos,
+			"missing key 'rate' in limit (expected a rate such as 20000/s or 10mbit/s)");
+	if (ls->burst) {
+		err = policy_value_burst(&ls->rate, ls->burst, &count, &depth, why, sizeof(why));
+		if (err)
+			return policy_reader_fail(r, &ls->burst_pos, "%s", why);
+	} else {
+		err = policy_value_default_burst(&ls->rate, &count, &depth, why, sizeof(why));
+		if (err)
+			return policy_reader_fail(r, &ls->rate_pos, "%s", why);
+	}
+	/* The earlier of the two in the file, so the first mistake is the one reported. */
+	if (seen[LIMIT_MASK].line)
+		mask = &seen[LIMIT_MASK];
+	if (seen[LIMIT_MASK6].line &&
+	    (!mask || seen[LIMIT_MASK6].line < mask->line ||
+	     (seen[LIMIT_MASK6].line == mask->line && seen[LIMIT_MASK6].col < mask->col)))
+		mask = &seen[LIMIT_MASK6];
+	if (mask && !ls->per_host)
+		return policy_reader_fail(r, mask, "'%s' needs per: host (%s)",
+					  mask == &seen[LIMIT_MASK] ? "mask" : "mask6",
+					  seen[LIMIT_PER].line ?
+						  "found per: rule" :
+						  "expected 'per: host' in the same limit");
+
+	rule->limit = (struct pd_limit){
+		.kind = ls->rate.kind,
+		.per_host = ls->per_host,
+		.mask4 = ls->mask4,
+		.mask6 = ls->mask6,
+		.interval = ls->rate.interval,
+		.burst = depth,
+	};
+	snprintf(rule->limit_rate, sizeof(rule->limit_rate), "%s", ls->rate.text);
+	rule->limit_burst = count;
+	return 0;
+}
+
+static int read_limit(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct policy_pos seen[ARRAY_SIZE(limit_keys)] = { 0 };
+	struct limit_state ls = { .mask4 = 32, .mask6 = 64 };
+	struct policy_pos pos = policy_reader_pos(r);
+	struct rule_state *rs = obj;
+	int err;
+
+	if (r->ev.type != YAML_MAPPING_START_EVENT)
+		return policy_reader_wrong_type(r, "'limit'",
+						"a mapping with rate, burst, per, mask, mask6");
+	err = policy_reader_mapping(r, &limit_spec, &ls, seen);
+	if (!err)
+		err = check_limit(r, &ls, seen, &pos, rs->rule);
+	if (!err)
+		rs->rule->limit_pos = *key;
+	free(ls.burst);
+	return err;
+}
+
 /* --- rules ------------------------------------------------------------------ */
 
-enum { RULE_NAME, RULE_MATCH, RULE_ACTION };
+enum { RULE_NAME, RULE_MATCH, RULE_ACTION, RULE_LIMIT };
 
 static int read_rule_name(struct policy_reader *r, void *obj, const struct policy_pos *key)
 {
@@ -624,7 +797,7 @@ static const struct policy_key rule_keys[] = {
 	[RULE_NAME] = { "name", read_rule_name },
 	[RULE_MATCH] = { "match", read_match },
 	[RULE_ACTION] = { "action", read_action },
-	{ "limit", NULL },
+	[RULE_LIMIT] = { "limit", read_limit },
 	{ "log", NULL },
 };
 
@@ -656,6 +829,11 @@ static int read_rule(struct policy_reader *r)
 	if (!err && !seen[RULE_NAME].line)
 		err = policy_reader_fail(r, &pos,
 					 "missing key 'name' in rule (expected a rule name)");
+	/* Checked here: the action may follow the limit. */
+	if (!err && seen[RULE_LIMIT].line && rs.rule->action != PD_PASS)
+		err = policy_reader_fail(
+			r, &seen[RULE_LIMIT],
+			"'limit' needs action pass (a drop rule drops every packet it matches)");
 	if (err) {
 		/* policy_free() frees the srcs of counted rules only. */
 		free(rs.rule->srcs);
@@ -876,7 +1054,7 @@ static int check_routes_cover(struct policy_reader *r)
 
 /* --- top level -------------------------------------------------------------- */
 
-enum { TOP_POLICY, TOP_MODE, TOP_DESTINATIONS, TOP_ROUTES, TOP_DEFAULT, TOP_RULES };
+enum { TOP_POLICY, TOP_MODE, TOP_DESTINATIONS, TOP_ROUTES, TOP_DEFAULT, TOP_TABLE_FULL, TOP_RULES };
 
 static int read_policy_name(struct policy_reader *r, void *obj, const struct policy_pos *key)
 {
@@ -924,6 +1102,20 @@ static int read_default(struct policy_reader *r, void *obj, const struct policy_
 	if (err)
 		return err;
 	if (policy_value_verdict("default", s, &r->p->default_verdict, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	return 0;
+}
+
+static int read_table_full(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "table-full", "pass or drop", &s);
+	if (err)
+		return err;
+	if (policy_value_verdict("table-full", s, &r->p->table_full_verdict, why, sizeof(why)))
 		return policy_reader_value_failed(r, why);
 	return 0;
 }
@@ -1017,8 +1209,8 @@ static const struct policy_key top_keys[] = {
 	[TOP_DESTINATIONS] = { "destinations", read_destinations },
 	[TOP_ROUTES] = { "routes", read_routes },
 	[TOP_DEFAULT] = { "default", read_default },
+	[TOP_TABLE_FULL] = { "table-full", read_table_full },
 	[TOP_RULES] = { "rules", read_rules },
-	{ "table-full", NULL },
 	{ "quota", NULL },
 	{ "block", NULL },
 	{ "sample", NULL },

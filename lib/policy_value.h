@@ -2,7 +2,7 @@
 /*
  * Private to lib/policy_*.c: the policy language's scalar values (names,
  * numbers, verdicts, protocols, ports, lengths, prefixes, devices, realms,
- * TCP flags, ICMP types) from text. Each parser returns 0 or -EINVAL and writes "what is wrong (what was
+ * TCP flags, ICMP types, rates, bursts, masks) from text. Each parser returns 0 or -EINVAL and writes "what is wrong (what was
  * expected)" into @why; the YAML reader adds "file:line:col: ".
  */
 #ifndef POLICYD_POLICY_VALUE_H
@@ -77,5 +77,43 @@ int policy_value_icmp_type(uint8_t proto, const char *s, uint8_t *out, char *why
 
 /* The name of ICMP(v6) type @type of @proto, or NULL when it has none here. */
 const char *policy_value_icmp_name(uint8_t proto, uint8_t type);
+
+/*
+ * A limit's rate: packets or bytes per second, minute or hour. The
+ * numbers stay exact (a bit rate is bits / 8 bytes), so interval is computed
+ * once, from them, with 128-bit math.
+ */
+struct policy_rate {
+	uint8_t kind; /* PD_LIMIT_PACKETS or PD_LIMIT_BYTES */
+	uint64_t num; /* packets, bytes or bits per unit */
+	uint32_t den; /* 8 for a bit rate, else 1: num / den packets or bytes */
+	uint32_t unit_s; /* 1, 60 or 3600 */
+	uint64_t interval; /* pd_limit.interval */
+	char text[32]; /* normalised: "20000/s", "10mbit/s", "64KiB/m" */
+};
+
+/* The largest bucket depth accepted, in 1/16 ns (834 days): the program adds
+ * it to times that must not wrap. */
+#define POLICY_LIMIT_MAX_DEPTH (1ull << 60)
+/* Byte bursts: at least one full-size packet, at most 1 TiB. */
+#define POLICY_BURST_MIN_BYTES 1500
+#define POLICY_BURST_MAX_BYTES (1ull << 40)
+/* The default burst of a packet rate, as nftables. */
+#define POLICY_BURST_DEFAULT_PACKETS 5
+
+/* "20000/s", "10mbit/s", "2MB/m", "64KiB/h". */
+int policy_value_rate(const char *s, struct policy_rate *out, char *why, size_t size);
+
+/* A burst for @rate: packets, or a size in bytes ("1500", "64kb", "2MiB"),
+ * and the bucket depth it compiles to (pd_limit.burst). */
+int policy_value_burst(const struct policy_rate *rate, const char *s, uint64_t *count,
+		       uint64_t *depth, char *why, size_t size);
+
+/* The burst of a limit without one: 5 packets, or one time unit's worth of bytes. */
+int policy_value_default_burst(const struct policy_rate *rate, uint64_t *count, uint64_t *depth,
+			       char *why, size_t size);
+
+/* A per-host mask: a prefix length 0-32 (@v6 false) or 0-128 (@v6 true). */
+int policy_value_mask(bool v6, const char *s, uint8_t *out, char *why, size_t size);
 
 #endif

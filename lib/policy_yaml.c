@@ -395,6 +395,7 @@ int policy_parse(const char *filename, const char *text, size_t len, struct poli
 		return policy_reader_nomem(&r);
 	r.p->mode = POLICY_MODE_ENFORCE;
 	r.p->default_verdict = PD_PASS;
+	r.p->table_full_verdict = PD_PASS;
 	if (!yaml_parser_initialize(&r.parser)) {
 		free(r.p);
 		return policy_reader_nomem(&r);

@@ -947,6 +947,16 @@ START_TEST(test_maps_shape)
 	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_dcache6), PD_DCACHE6_ENTRIES);
 	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_dcache6), sizeof(struct pd_dcache6_key));
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_dcache6), sizeof(struct pd_dcache_val));
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_rule_buckets), BPF_MAP_TYPE_ARRAY);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_rule_buckets), PD_MAX_RULE_COUNTERS);
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_rule_buckets),
+			  sizeof(struct pd_bucket));
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_host_buckets), BPF_MAP_TYPE_HASH);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_host_buckets), PD_DEFAULT_HOSTS);
+	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_host_buckets),
+			  sizeof(struct pd_host_key));
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_host_buckets),
+			  sizeof(struct pd_bucket));
 	/* The daemon runs the cached program: the benchmark's switch is off. */
 	ck_assert_uint_eq(skel->rodata->pd_cache_off, 0);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_config), PD_MAP_CONFIG);
@@ -958,6 +968,8 @@ START_TEST(test_maps_shape)
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_src), PD_MAP_SRC);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_dcache4), PD_MAP_DCACHE4);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_dcache6), PD_MAP_DCACHE6);
+	ck_assert_str_eq(bpf_map__name(skel->maps.pd_rule_buckets), PD_MAP_RULE_BUCKETS);
+	ck_assert_str_eq(bpf_map__name(skel->maps.pd_host_buckets), PD_MAP_HOST_BUCKETS);
 	ck_assert_str_eq(bpf_program__name(skel->progs.policyd_out), PD_PROG_NAME);
 }
 END_TEST

@@ -29,12 +29,24 @@ union pd_dcache_key {
 static struct policy_bpf *skel;
 static int ncpus;
 
-static inline void setup(void)
+/* Load the skeleton with room for @hosts per-host buckets (0: as the object says). */
+static inline void setup_hosts(__u32 hosts)
 {
-	skel = policy_bpf__open_and_load();
-	ck_assert_msg(skel, "skeleton load failed: %s", strerror(errno));
+	int err;
+
+	skel = policy_bpf__open();
+	ck_assert_msg(skel, "skeleton open failed: %s", strerror(errno));
+	if (hosts)
+		ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_host_buckets, hosts), 0);
+	err = policy_bpf__load(skel);
+	ck_assert_msg(!err, "skeleton load failed: %s", strerror(-err));
 	ncpus = libbpf_num_possible_cpus();
 	ck_assert_int_gt(ncpus, 0);
+}
+
+static inline void setup(void)
+{
+	setup_hosts(0);
 }
 
 static inline void teardown(void)
@@ -186,6 +198,7 @@ static inline void sum_counters(struct pd_counters *sum, const struct pd_counter
 		sum->dropped_reason[i] += c->dropped_reason[i];
 	sum->would_drop_packets += c->would_drop_packets;
 	sum->would_drop_bytes += c->would_drop_bytes;
+	sum->table_full_packets += c->table_full_packets;
 }
 
 static inline struct pd_counters rule_stats(__u32 counter)
@@ -257,6 +270,7 @@ static inline void assert_counted(const struct pd_counters *c, __u64 packets, __
 		ck_assert_uint_eq(c->dropped_reason[i], dropped && i == (int)reason ? packets : 0);
 	ck_assert_uint_eq(c->would_drop_packets, 0);
 	ck_assert_uint_eq(c->would_drop_bytes, 0);
+	ck_assert_uint_eq(c->table_full_packets, 0);
 }
 
 /*
@@ -278,6 +292,7 @@ static inline void assert_monitored(const struct pd_counters *c, __u64 packets, 
 		ck_assert_uint_eq(c->dropped_reason[i], 0);
 	ck_assert_uint_eq(c->would_drop_packets, would_drop_packets);
 	ck_assert_uint_eq(c->would_drop_bytes, would_drop_bytes);
+	ck_assert_uint_eq(c->table_full_packets, 0);
 }
 
 /* --- running the program ------------------------------------------------- */

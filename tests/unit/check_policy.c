@@ -1154,6 +1154,350 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* --- limit and table-full ---------------------------------------------------- */
+
+/* A policy with one pass rule, "limit: { rate: @rate[, burst: @burst]@more }". */
+static struct policy *parse_limit(const char *rate, const char *burst, const char *more)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "policy: l\ndestinations: [198.18.0.0/24]\nrules:\n"
+		 "  - name: r\n    limit: { rate: \"%s\"%s%s%s%s }\n",
+		 rate, burst ? ", burst: \"" : "", burst ? burst : "", burst ? "\"" : "", more);
+	return parse_text(text);
+}
+
+/* The depth the program is given, computed independently of lib/. */
+static uint64_t depth_of(uint64_t interval, uint64_t count)
+{
+	return (uint64_t)(((unsigned __int128)interval * count) >> PD_INTERVAL_SHIFT);
+}
+
+START_TEST(test_limit_rates)
+{
+	static const struct {
+		const char *rate, *burst;
+		const char *text; /* normalised */
+		uint8_t kind;
+		uint64_t interval, count;
+	} want[] = {
+		/* Packets: interval = 16 * 256 * 1e9 * seconds per unit / N; burst 5 by default. */
+		{ "20000/s", NULL, "20000/s", PD_LIMIT_PACKETS, 204800000, 5 },
+		{ "20000/s", "500", "20000/s", PD_LIMIT_PACKETS, 204800000, 500 },
+		{ "300/m", NULL, "300/m", PD_LIMIT_PACKETS, 819200000000, 5 },
+		{ "7200/h", "1", "7200/h", PD_LIMIT_PACKETS, 2048000000000, 1 },
+		{ "1/s", NULL, "1/s", PD_LIMIT_PACKETS, 4096000000000, 5 },
+		{ "1/m", NULL, "1/m", PD_LIMIT_PACKETS, 245760000000000, 5 },
+		/* The slowest and fastest rates there are. */
+		{ "53/h", NULL, "53/h", PD_LIMIT_PACKETS, 278218867924528, 5 },
+		{ "4096000000000/s", "18446744073709551615", "4096000000000/s", PD_LIMIT_PACKETS, 1,
+		  18446744073709551615ull },
+		/* Bit rates are / 8, exactly; the prefix letter in either case. */
+		{ "1bit/s", "1500", "1bit/s", PD_LIMIT_BYTES, 32768000000000, 1500 },
+		{ "1000bit/m", "1500", "1000bit/m", PD_LIMIT_BYTES, 1966080000000, 1500 },
+		{ "10kbit/s", "1500", "10kbit/s", PD_LIMIT_BYTES, 3276800000, 1500 },
+		{ "10Kbit/s", "2k", "10kbit/s", PD_LIMIT_BYTES, 3276800000, 2000 },
+		{ "10mbit/s", NULL, "10mbit/s", PD_LIMIT_BYTES, 3276800, 1250000 },
+		{ "10Mbit/s", "64kb", "10mbit/s", PD_LIMIT_BYTES, 3276800, 64000 },
+		{ "1gbit/s", NULL, "1gbit/s", PD_LIMIT_BYTES, 32768, 125000000 },
+		{ "1Gbit/m", NULL, "1gbit/m", PD_LIMIT_BYTES, 1966080, 125000000 },
+		{ "2tbit/s", "64MiB", "2tbit/s", PD_LIMIT_BYTES, 16, 67108864 },
+		{ "32Tbit/s", "1TiB", "32tbit/s", PD_LIMIT_BYTES, 1, 1099511627776 },
+		/* Bytes, SI and binary; the default burst is one time unit's worth. */
+		{ "2000B/s", NULL, "2000B/s", PD_LIMIT_BYTES, 2048000000, 2000 },
+		{ "64kB/s", NULL, "64kB/s", PD_LIMIT_BYTES, 64000000, 64000 },
+		{ "64KB/s", NULL, "64kB/s", PD_LIMIT_BYTES, 64000000, 64000 },
+		{ "2MB/s", NULL, "2MB/s", PD_LIMIT_BYTES, 2048000, 2000000 },
+		{ "1GB/m", NULL, "1GB/m", PD_LIMIT_BYTES, 245760, 1000000000 },
+		{ "1TB/h", "1TiB", "1TB/h", PD_LIMIT_BYTES, 14745, 1099511627776 },
+		{ "64KiB/s", NULL, "64KiB/s", PD_LIMIT_BYTES, 62500000, 65536 },
+		{ "1MiB/s", "2MiB", "1MiB/s", PD_LIMIT_BYTES, 3906250, 2097152 },
+		{ "1GiB/m", "1500", "1GiB/m", PD_LIMIT_BYTES, 228881, 1500 },
+		{ "1TiB/h", "1G", "1TiB/h", PD_LIMIT_BYTES, 13411, 1000000000 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct policy *p = parse_limit(want[i].rate, want[i].burst, "");
+		const struct policy_rule *r = &p->rules[0];
+
+		ck_assert_msg(r->limit.kind == want[i].kind, "%s: kind %u", want[i].rate,
+			      r->limit.kind);
+		ck_assert_str_eq(r->limit_rate, want[i].text);
+		ck_assert_msg(r->limit.interval == want[i].interval, "%s: interval %llu",
+			      want[i].rate, (unsigned long long)r->limit.interval);
+		ck_assert_msg(r->limit_burst == want[i].count, "%s: burst %llu", want[i].rate,
+			      (unsigned long long)r->limit_burst);
+		ck_assert_uint_eq(r->limit.burst, depth_of(want[i].interval, want[i].count));
+		ck_assert_uint_eq(r->limit.per_host, 0);
+		ck_assert_uint_eq(r->limit.mask4, 32);
+		ck_assert_uint_eq(r->limit.mask6, 64);
+		ck_assert_uint_eq(r->limit.pad, 0);
+		ck_assert_uint_eq(r->limit_pos.line, 5);
+		ck_assert_uint_eq(r->limit_pos.col, 5);
+		policy_free(p);
+	}
+}
+END_TEST
+
+START_TEST(test_limit_exact)
+{
+	struct policy *p;
+
+	/* The brief's worked examples, as numbers. */
+	p = parse_limit("20000/s", NULL, "");
+	ck_assert_uint_eq(p->rules[0].limit.interval, 204800000);
+	ck_assert_uint_eq(p->rules[0].limit.burst, 4000000);
+	policy_free(p);
+	p = parse_limit("10mbit/s", NULL, "");
+	ck_assert_uint_eq(p->rules[0].limit.interval, 3276800);
+	ck_assert_uint_eq(p->rules[0].limit_burst, 1250000);
+	ck_assert_uint_eq(p->rules[0].limit.burst, 16000000000ull);
+	policy_free(p);
+	/* One second's worth of burst is one second of bucket: 16e9 time units. */
+	p = parse_limit("2MB/s", NULL, "");
+	ck_assert_uint_eq(p->rules[0].limit.burst, 16000000000ull);
+	policy_free(p);
+	/* A full-size packet of the smallest byte burst conforms: cost == depth. */
+	p = parse_limit("10mbit/s", "1500", "");
+	ck_assert_uint_eq((p->rules[0].limit.interval * 1500) >> PD_INTERVAL_SHIFT,
+			  p->rules[0].limit.burst);
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_limit_bursts)
+{
+	static const struct {
+		const char *burst;
+		uint64_t bytes;
+	} want[] = {
+		{ "1500", 1500 },
+		{ "1500B", 1500 },
+		{ "1500b", 1500 },
+		{ "64k", 64000 },
+		{ "64K", 64000 },
+		{ "64kb", 64000 },
+		{ "64kB", 64000 },
+		{ "64KB", 64000 },
+		{ "2M", 2000000 },
+		{ "2mb", 2000000 },
+		{ "2MB", 2000000 },
+		{ "1G", 1000000000 },
+		{ "1GB", 1000000000 },
+		{ "1T", 1000000000000 },
+		{ "1TB", 1000000000000 },
+		{ "64KiB", 65536 },
+		{ "64kib", 65536 },
+		{ "2MiB", 2097152 },
+		{ "1GiB", 1073741824 },
+		{ "1TiB", 1099511627776 },
+		{ "1099511627776", 1099511627776 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct policy *p = parse_limit("100MB/s", want[i].burst, "");
+
+		ck_assert_msg(p->rules[0].limit_burst == want[i].bytes, "%s: %llu", want[i].burst,
+			      (unsigned long long)p->rules[0].limit_burst);
+		ck_assert_uint_eq(p->rules[0].limit.burst, depth_of(40960, want[i].bytes));
+		policy_free(p);
+	}
+}
+END_TEST
+
+START_TEST(test_limit_per_host)
+{
+	struct policy *p;
+	char buf[128];
+
+	p = parse_limit("20000/s", "500", ", per: host, mask: 24");
+	ck_assert_uint_eq(p->rules[0].limit.per_host, 1);
+	ck_assert_uint_eq(p->rules[0].limit.mask4, 24);
+	ck_assert_uint_eq(p->rules[0].limit.mask6, 64);
+	policy_format_limit(&p->rules[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "20000/s burst 500 per host mask 24");
+	policy_free(p);
+
+	p = parse_limit("10mbit/s", NULL, ", per: host");
+	ck_assert_uint_eq(p->rules[0].limit.per_host, 1);
+	ck_assert_uint_eq(p->rules[0].limit.mask4, 32);
+	ck_assert_uint_eq(p->rules[0].limit.mask6, 64);
+	policy_format_limit(&p->rules[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10mbit/s burst 1250000 bytes per host");
+	policy_free(p);
+
+	/* The bounds of both masks; mask before per is fine. */
+	p = parse_limit("5/s", NULL, ", mask6: 128, mask: 0, per: host");
+	ck_assert_uint_eq(p->rules[0].limit.mask4, 0);
+	ck_assert_uint_eq(p->rules[0].limit.mask6, 128);
+	policy_format_limit(&p->rules[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "5/s burst 5 per host mask 0 mask6 128");
+	policy_free(p);
+
+	p = parse_limit("5/s", NULL, ", per: host, mask: 32, mask6: 0");
+	ck_assert_uint_eq(p->rules[0].limit.mask4, 32);
+	ck_assert_uint_eq(p->rules[0].limit.mask6, 0);
+	policy_format_limit(&p->rules[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "5/s burst 5 per host mask6 0");
+	policy_free(p);
+
+	p = parse_limit("2MB/s", "64KiB", ", per: rule");
+	ck_assert_uint_eq(p->rules[0].limit.per_host, 0);
+	policy_format_limit(&p->rules[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2MB/s burst 65536 bytes");
+	/* Too small: cut, but always terminated. */
+	policy_format_limit(&p->rules[0], buf, 6);
+	ck_assert_str_eq(buf, "2MB/s");
+	policy_format_limit(&p->rules[0], buf, 1);
+	ck_assert_str_eq(buf, "");
+	policy_free(p);
+
+	/* No limit: nothing to show. */
+	p = parse_text("policy: l\ndestinations: [198.18.0.0/24]\nrules: [ { name: r } ]\n");
+	ck_assert_uint_eq(p->rules[0].limit.kind, PD_LIMIT_NONE);
+	ck_assert_uint_eq(p->table_full_verdict, PD_PASS);
+	strcpy(buf, "junk");
+	policy_format_limit(&p->rules[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_limit_corpus)
+{
+	struct policy *p = parse_file(CORPUS "/good/limit.yaml");
+	uint32_t counters[6] = { 30, 31, 32, 33, 34, 35 };
+	const struct policy_rule *r = p->rules;
+	struct policy_error err;
+	struct pd_policy *out;
+	char buf[128];
+	size_t i;
+
+	ck_assert_uint_eq(p->table_full_verdict, PD_DROP);
+	ck_assert_uint_eq(p->nrules, 6);
+	policy_format_limit(&r[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "20000/s burst 500 per host mask 24 mask6 56");
+	ck_assert_uint_eq(r[0].limit_pos.line, 9);
+	ck_assert_uint_eq(r[0].limit_pos.col, 5);
+	policy_format_limit(&r[1], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10mbit/s burst 64000 bytes");
+	ck_assert_uint_eq(r[1].limit_pos.line, 17);
+	ck_assert_uint_eq(r[1].limit_pos.col, 5);
+	policy_format_limit(&r[2], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "100/s burst 5");
+	policy_format_limit(&r[3], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2MB/m burst 2000000 bytes per host");
+	ck_assert_uint_eq(r[3].limit.interval, 122880000);
+	policy_format_limit(&r[4], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "1gbit/s burst 125000000 bytes");
+	ck_assert_uint_eq(r[5].limit.kind, PD_LIMIT_NONE);
+	ck_assert_uint_eq(r[5].action, PD_DROP);
+
+	out = malloc(sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+	memset(out, 0xa5, sizeof(*out));
+	ck_assert_int_eq(policy_compile(p, counters, 36, out, &err), 0);
+	ck_assert_uint_eq(out->table_full_verdict, PD_DROP);
+	ck_assert(all_zero(out->pad, sizeof(out->pad)));
+	for (i = 0; i < p->nrules; i++) {
+		const struct pd_limit *c = &out->rules[i].limit;
+
+		ck_assert_uint_eq(c->kind, r[i].limit.kind);
+		ck_assert_uint_eq(c->per_host, r[i].limit.per_host);
+		ck_assert_uint_eq(c->mask4, r[i].limit.mask4);
+		ck_assert_uint_eq(c->mask6, r[i].limit.mask6);
+		ck_assert_uint_eq(c->pad, 0);
+		ck_assert_uint_eq(c->interval, r[i].limit.interval);
+		ck_assert_uint_eq(c->burst, r[i].limit.burst);
+	}
+	ck_assert_uint_eq(out->rules[0].limit.kind, PD_LIMIT_PACKETS);
+	ck_assert_uint_eq(out->rules[0].limit.per_host, 1);
+	ck_assert_uint_eq(out->rules[0].limit.mask4, 24);
+	ck_assert_uint_eq(out->rules[0].limit.mask6, 56);
+	ck_assert_uint_eq(out->rules[0].limit.interval, 204800000);
+	ck_assert_uint_eq(out->rules[0].limit.burst, depth_of(204800000, 500));
+	ck_assert_uint_eq(out->rules[1].limit.kind, PD_LIMIT_BYTES);
+	ck_assert_uint_eq(out->rules[1].limit.burst, depth_of(3276800, 64000));
+	/* A rule without a limit compiles to all zeros, not defaults. */
+	ck_assert(all_zero(&out->rules[5].limit, sizeof(out->rules[5].limit)));
+	policy_free(p);
+
+	/* table-full: pass written out; the default is pass too (test_limit_per_host). */
+	p = parse_file(CORPUS "/good/table-full-pass.yaml");
+	ck_assert_uint_eq(p->table_full_verdict, PD_PASS);
+	ck_assert_int_eq(policy_compile(p, counters, 36, out, &err), 0);
+	ck_assert_uint_eq(out->table_full_verdict, PD_PASS);
+	ck_assert_uint_eq(out->rules[0].limit.mask4, 0);
+	ck_assert_uint_eq(out->rules[0].limit.mask6, 128);
+	ck_assert_uint_eq(out->rules[0].limit.interval, 278218867924528);
+	free(out);
+	policy_free(p);
+
+	/* The example shipped with the sources: per-server limits, IPv6 servers by address. */
+	p = parse_file("policies/ddos-guard.yaml");
+	ck_assert_uint_eq(p->table_full_verdict, PD_PASS);
+	ck_assert_uint_ge(p->nrules, 3);
+	for (i = 0; i < p->nrules; i++) {
+		ck_assert_uint_eq(p->rules[i].action, PD_PASS);
+		ck_assert_uint_ne(p->rules[i].limit.kind, PD_LIMIT_NONE);
+		ck_assert_uint_eq(p->rules[i].limit.per_host, 1);
+	}
+	policy_format_limit(&p->rules[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "200/s burst 400 per host mask6 128");
+	policy_free(p);
+}
+END_TEST
+
+START_TEST(test_limit_errors)
+{
+	static const char head[] =
+		"policy: l\ndestinations: [198.18.0.0/24]\nrules:\n  - name: r\n";
+	static const struct {
+		const char *rule; /* after head */
+		const char *expect;
+	} bad[] = {
+		/* The corpus has the rest; these are the ones whose numbers are worked out. */
+		{ "    limit: { rate: 4096000000001/s }\n",
+		  "t.yaml:5:20: rate '4096000000001/s' is too fast (expected at most 4096000000000 packets per second)" },
+		{ "    limit: { rate: 32000000000001B/s }\n",
+		  "t.yaml:5:20: rate '32000000000001B/s' is too fast (expected at most 4096000000000 bytes per second)" },
+		/* 1/h is the slowest packet rate there is: only bits get slower. */
+		{ "    limit: { rate: 1bit/h, burst: 1500 }\n",
+		  "t.yaml:5:20: rate '1bit/h' is too slow (expected at least 1 byte per 17592 seconds)" },
+		{ "    limit: { rate: 4096000000000/s, burst: 18446744073709551616 }\n",
+		  "t.yaml:5:44: burst 18446744073709551616 is too large for rate '4096000000000/s' (expected at most 18446744073709551615 packets)" },
+		{ "    limit: { rate: 1/m, burst: 1200960 }\n",
+		  "t.yaml:5:32: burst 1200960 is too large for rate '1/m' (expected at most 1200959 packets)" },
+		{ "    limit: { rate: 1TB/s, burst: 1099511627777 }\n",
+		  "t.yaml:5:34: burst '1099511627777' is out of range (expected at most 1TiB)" },
+		{ "    limit: { rate: 1500B/s, burst: 1499 }\n",
+		  "t.yaml:5:36: burst '1499' is smaller than one full-size packet (expected at least 1500 bytes)" },
+		{ "    limit: { rate: 1499B/s }\n",
+		  "t.yaml:5:20: rate '1499B/s' gives a default burst of 1499 bytes, smaller than one full-size packet (expected a burst of at least 1500 bytes)" },
+		{ "    limit: { rate: 11999bit/s }\n",
+		  "t.yaml:5:20: rate '11999bit/s' gives a default burst of 1499 bytes, smaller than one full-size packet (expected a burst of at least 1500 bytes)" },
+		{ "    limit: { rate: 1099511627777B/s }\n",
+		  "t.yaml:5:20: rate '1099511627777B/s' gives a default burst of 1099511627777 bytes, more than 1TiB (expected a burst of at most 1TiB)" },
+		{ "    limit: { rate: 18446744073709551616/s }\n",
+		  "t.yaml:5:20: rate '18446744073709551616/s' is too fast (expected at most 4096000000000 packets per second)" },
+		{ "    limit: { rate: 18446744073709551615kB/s }\n",
+		  "t.yaml:5:20: rate '18446744073709551615kB/s' is too fast (expected at most 4096000000000 bytes per second)" },
+		{ "    action: drop\n    match: { proto: udp }\n    limit: { rate: 1/s }\n",
+		  "t.yaml:7:5: 'limit' needs action pass (a drop rule drops every packet it matches)" },
+	};
+	char text[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", head, bad[i].rule);
+		expect_error(text, strlen(text), bad[i].expect);
+	}
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -1204,6 +1548,15 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_compile_matches);
 	tcase_add_test(tc, test_compile_too_big);
 	tcase_add_test(tc, test_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limit");
+	tcase_add_test(tc, test_limit_rates);
+	tcase_add_test(tc, test_limit_exact);
+	tcase_add_test(tc, test_limit_bursts);
+	tcase_add_test(tc, test_limit_per_host);
+	tcase_add_test(tc, test_limit_corpus);
+	tcase_add_test(tc, test_limit_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
