@@ -136,7 +136,8 @@ static const char *match_cell(const json_t *rule, const char *key)
  * "-": a table column stays narrow for the common rule. */
 static void other_conditions(const json_t *rule, char *buf, size_t size)
 {
-	static const char *const keys[] = { "sport", "src", "length", "tcp_flags", "icmp_type" };
+	static const char *const keys[] = { "sport",	 "src",	      "length",
+					    "tcp_flags", "icmp_type", "limit" };
 	size_t off = 0;
 
 	buf[0] = '\0';

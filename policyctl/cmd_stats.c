@@ -148,6 +148,22 @@ out:
 	return err;
 }
 
+/* "20000/s per host", "100/s, 3 left": the rate, and the level of a
+ * per-rule bucket. */
+static const char *limit_cell(const json_t *limit, char *buf, size_t size)
+{
+	char avail[32];
+
+	if (!json_is_object(limit))
+		return "-";
+	if (json_is_integer(json_object_get(limit, "available")))
+		snprintf(buf, size, "%s, %s %s left", out_str(limit, "rate"),
+			 out_num(limit, "available", avail, sizeof(avail)), out_str(limit, "unit"));
+	else
+		snprintf(buf, size, "%s per %s", out_str(limit, "rate"), out_str(limit, "per"));
+	return buf;
+}
+
 static int print_rules(const json_t *rules)
 {
 	static const char *const headers[] = { "POLICY", "RULE",   "ACTION",  "PACKETS",
@@ -161,11 +177,11 @@ static int print_rules(const json_t *rules)
 
 	if (!json_array_size(rules))
 		return 0;
-	t = out_table_new(8, headers, align);
+	t = out_table_new(9, headers, align);
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(rules, i, r) {
-		char packets[32], bytes[32], passed[32], dropped[32], would[32];
+		char packets[32], bytes[32], passed[32], dropped[32], would[32], limit[96];
 		const char *cells[] = { out_str(r, "policy"),
 					out_str(r, "rule"),
 					out_str(r, "action"),
@@ -173,7 +189,8 @@ static int print_rules(const json_t *rules)
 					out_num(r, "bytes", bytes, sizeof(bytes)),
 					out_num(r, "passed", passed, sizeof(passed)),
 					out_num(r, "dropped", dropped, sizeof(dropped)),
-					out_num(r, "would_drop", would, sizeof(would)) };
+					out_num(r, "would_drop", would, sizeof(would)),
+					limit_cell(out_obj(r, "limit"), limit, sizeof(limit)) };
 
 		if (out_table_row(t, cells))
 			goto out;
@@ -188,10 +205,11 @@ out:
 
 /* Hosts are not counted by this version's daemon; print them if a newer one
  * sends some. */
+/* Hosts with a per-host rate-limit bucket: what is left in it. */
 static int print_hosts(const json_t *hosts)
 {
-	static const char *const headers[] = { "HOST", "PACKETS", "BYTES", "DROPPED" };
-	static const enum out_align align[] = { OUT_LEFT, OUT_RIGHT, OUT_RIGHT, OUT_RIGHT };
+	static const char *const headers[] = { "HOST", "POLICY", "RULE", "AVAILABLE" };
+	static const enum out_align align[] = { OUT_LEFT, OUT_LEFT, OUT_LEFT, OUT_RIGHT };
 	struct out_table *t;
 	const json_t *h;
 	int err = -ENOMEM;
@@ -203,11 +221,10 @@ static int print_hosts(const json_t *hosts)
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(hosts, i, h) {
-		char packets[32], bytes[32], dropped[32];
-		const char *cells[] = { out_str(h, "address"),
-					out_num(h, "packets", packets, sizeof(packets)),
-					out_num(h, "bytes", bytes, sizeof(bytes)),
-					out_num(h, "dropped", dropped, sizeof(dropped)) };
+		char avail[32];
+		const char *cells[] = { out_str(h, "address"), out_str(h, "policy"),
+					out_str(h, "rule"),
+					out_num(h, "available", avail, sizeof(avail)) };
 
 		if (out_table_row(t, cells))
 			goto out;

@@ -671,6 +671,9 @@ int policy_set_apply(struct daemon *d, const char *file, const char *text, size_
 	pr_info("applied policy %s from %s: %zu destinations, %zu rules", ap->pol->name, file,
 		ap->pol->ndests, ap->pol->nrules);
 	applied_policy_free(old);
+	/* Per-host buckets of rules that are gone must not greet the next
+	 * rule that gets their counter. */
+	maps_gc_host_buckets(d);
 done:
 	*result = json_pack("{s:s, s:b, s:b, s:o, s:I, s:o}", "policy", ap->pol->name, "created",
 			    !old, "dry_run", dry_run, "destinations", policy_dests_json(ap->pol),
@@ -725,6 +728,7 @@ int policy_set_remove(struct daemon *d, const char *name, json_t **result, char 
 	*result = json_pack("{s:s, s:o}", "policy", name, "routes", routes);
 	pr_info("removed policy %s", name);
 	applied_policy_free(ap);
+	maps_gc_host_buckets(d);
 out:
 	free(next.v);
 	return ret;

@@ -146,7 +146,7 @@ static json_t *cmd_list(struct daemon *d, json_t *args)
 static json_t *rule_json(const struct policy_rule *r, uint32_t counter)
 {
 	const char *pname = r->has_proto ? policy_proto_name(r->proto) : NULL;
-	char pnum[8], dport[256], sport[256], length[128], flags[64], icmp[1100];
+	char pnum[8], dport[256], sport[256], length[128], flags[64], icmp[1100], limit[128];
 	char pbuf[PREFIX_STR_MAX];
 	json_t *src = NULL;
 
@@ -159,18 +159,20 @@ static json_t *rule_json(const struct policy_rule *r, uint32_t counter)
 	policy_format_ports(r->length, r->nlength, length, sizeof(length));
 	policy_format_tcp_flags(r->tcp_flags_mask, r->tcp_flags_value, flags, sizeof(flags));
 	policy_format_icmp_types(r->proto, r->icmp_types, icmp, sizeof(icmp));
+	policy_format_limit(r, limit, sizeof(limit));
 	if (r->nsrcs) {
 		src = json_array();
 		for (size_t i = 0; i < r->nsrcs; i++)
 			json_array_append_new(src, json_string(prefix_format(&r->srcs[i], false,
 									     pbuf, sizeof(pbuf))));
 	}
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:o?, s:s?, s:s?, s:s?, s:I}", "name",
-			 r->name, "action", policy_verdict_name(r->action), "proto", pname, "dport",
-			 r->ndport ? dport : NULL, "sport", r->nsport ? sport : NULL, "src", src,
-			 "length", r->nlength ? length : NULL, "tcp_flags",
-			 r->has_tcp_flags ? flags : NULL, "icmp_type",
-			 r->has_icmp_type ? icmp : NULL, "counter", (json_int_t)counter);
+	return json_pack(
+		"{s:s, s:s, s:s?, s:s?, s:s?, s:o?, s:s?, s:s?, s:s?, s:s?, s:I}", "name", r->name,
+		"action", policy_verdict_name(r->action), "proto", pname, "dport",
+		r->ndport ? dport : NULL, "sport", r->nsport ? sport : NULL, "src", src, "length",
+		r->nlength ? length : NULL, "tcp_flags", r->has_tcp_flags ? flags : NULL,
+		"icmp_type", r->has_icmp_type ? icmp : NULL, "limit",
+		r->limit.kind != PD_LIMIT_NONE ? limit : NULL, "counter", (json_int_t)counter);
 }
 
 static json_t *cmd_show(struct daemon *d, json_t *args)
@@ -188,9 +190,10 @@ static json_t *cmd_show(struct daemon *d, json_t *args)
 	rules = json_array();
 	for (size_t i = 0; i < ap->pol->nrules; i++)
 		json_array_append_new(rules, rule_json(&ap->pol->rules[i], ap->rule_counters[i]));
-	compiled = json_pack("{s:I, s:s, s:s, s:o, s:o, s:I}", "slot", (json_int_t)ap->slot, "mode",
-			     mode_name(ap->pol), "default",
-			     policy_verdict_name(ap->pol->default_verdict), "destinations",
+	compiled = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:I}", "slot", (json_int_t)ap->slot,
+			     "mode", mode_name(ap->pol), "default",
+			     policy_verdict_name(ap->pol->default_verdict), "table_full",
+			     policy_verdict_name(ap->pol->table_full_verdict), "destinations",
 			     policy_dests_json(ap->pol), "rules", rules, "default_counter",
 			     (json_int_t)ap->default_counter);
 	iso8601(ap->applied, when, sizeof(when));

@@ -23,6 +23,7 @@ struct daemon_opts {
 	const char *bpffs_dir;
 	const char *state_dir;
 	const char *group; /* NULL: "policyd" if it exists, else root only */
+	unsigned int hosts; /* capacity of the per-host bucket table */
 	bool foreground;
 };
 
@@ -101,9 +102,18 @@ void maps_close(struct daemon *d);
 /* Write @set as the next generation, flip to it, wait for packets using
  * the old one to finish, clear the old one. All or nothing. */
 int maps_commit(struct daemon *d, const struct policy_set *set, const struct policy_set *old);
-/* Zero a counter entry before handing it to a new rule or policy. */
+/* Zero a counter entry before handing it to a new rule or policy (a rule's
+ * counters and its per-rule bucket, which then starts full). */
 int maps_zero_policy_stats(struct daemon *d, uint32_t slot);
 int maps_zero_rule_stats(struct daemon *d, uint32_t counter);
+/* Drop per-host buckets that are full again (equivalent to absent) or
+ * whose rule counter is no longer in use. Returns how many were removed. */
+size_t maps_gc_host_buckets(struct daemon *d);
+/* Now in the program's time unit (1/16 ns of CLOCK_MONOTONIC). */
+uint64_t maps_now(void);
+/* Tokens (packets or bytes) left in a bucket whose TAT is @tat. */
+uint64_t maps_bucket_available(const struct pd_limit *l, uint64_t tat, uint64_t now);
+int maps_read_rule_bucket(struct daemon *d, uint32_t counter, uint64_t *tat);
 /* Sum a per-CPU entry over CPUs. */
 int maps_read_policy_stats(struct daemon *d, uint32_t slot, struct pd_policy_stats *out);
 int maps_read_rule_stats(struct daemon *d, uint32_t counter, struct pd_counters *out);

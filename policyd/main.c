@@ -35,6 +35,8 @@ static void usage(FILE *f)
 		"      --state-dir DIR    applied policies are kept here (default /var/lib/policyd)\n"
 		"      --group NAME       group allowed on the socket (default: policyd if it\n"
 		"                         exists, else root only)\n"
+		"      --hosts N          capacity of the per-host rate-limit table\n"
+		"                         (default 65536)\n"
 		"  -v, --verbose          debug messages, libbpf's included\n"
 		"  -h, --help             this text\n"
 		"      --version          print the version\n"
@@ -45,13 +47,14 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *verbose)
 {
-	enum { OPT_SOCKET = 256, OPT_BPFFS, OPT_STATE, OPT_GROUP, OPT_VERSION };
+	enum { OPT_SOCKET = 256, OPT_BPFFS, OPT_STATE, OPT_GROUP, OPT_HOSTS, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "bpffs", required_argument, NULL, OPT_BPFFS },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "hosts", required_argument, NULL, OPT_HOSTS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -76,6 +79,22 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *verbos
 		case OPT_GROUP:
 			o->group = optarg;
 			break;
+		case OPT_HOSTS: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 1 || v > 16777216 ||
+			    optarg[0] == '-') {
+				fprintf(stderr,
+					"policyd: --hosts takes a number from 1 to 16777216, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->hosts = v;
+			break;
+		}
 		case 'v':
 			*verbose = true;
 			break;
@@ -201,13 +220,23 @@ static void on_route_event(const struct route_info *r, bool deleted, void *arg)
 				d->routes_dirty = true;
 }
 
+/* How often idle per-host buckets are cleared (seconds). */
+#define HOST_GC_INTERVAL 10
+
 static void on_timer(struct daemon *d)
 {
+	static unsigned int tick;
 	uint64_t ticks;
 
 	if (read(d->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		pr_warn("timerfd: %s", strerror(errno));
 	ctl_tick(d);
+	if (++tick % HOST_GC_INTERVAL == 0) {
+		size_t n = maps_gc_host_buckets(d);
+
+		if (n)
+			pr_debug("cleared %zu idle per-host buckets", n);
+	}
 	if (d->routes_dirty) {
 		d->routes_dirty = false;
 		policy_set_reconcile_routes(d);
@@ -260,6 +289,7 @@ int main(int argc, char **argv)
 			.socket_path = getenv("POLICYD_SOCKET") ?: PROTO_DEFAULT_SOCKET,
 			.bpffs_dir = "/sys/fs/bpf/policyd",
 			.state_dir = "/var/lib/policyd",
+			.hosts = PD_DEFAULT_HOSTS,
 		},
 		.prog_fd = -1, .epfd = -1, .sig_fd = -1, .listen_fd = -1, .lock_fd = -1,
 		.timer_fd = -1, .rtmon_fd = -1,

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
 
@@ -89,6 +90,38 @@ static int pin_path(char *buf, size_t size, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * Size the per-host bucket table to --hosts. A pinned table of another size
+ * cannot be reused; its buckets are soft state (a missing bucket is a full
+ * one), so it is dropped with a warning rather than refusing to start.
+ */
+static int host_buckets_size(struct bpf_map *map, const char *dir, unsigned int hosts)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = bpf_map__set_max_entries(map, hosts);
+	if (err)
+		return err;
+	err = pin_path(path, sizeof(path), dir, PD_MAP_HOST_BUCKETS);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (!err && info.max_entries != hosts) {
+		pr_warn("per-host table %s holds %u hosts, --hosts asks for %u: recreated (per-host buckets start full)",
+			path, info.max_entries, hosts);
+		if (unlink(path))
+			return -errno;
+	}
+	return 0;
+}
+
 int maps_open(struct daemon *d)
 {
 	struct policy_bpf *skel = NULL;
@@ -125,6 +158,9 @@ int maps_open(struct daemon *d)
 			goto out;
 		}
 	}
+	err = host_buckets_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts);
+	if (err)
+		goto out;
 	err = policy_bpf__load(skel);
 	if (err) {
 		pr_err("cannot load the BPF program (pinned maps from an incompatible version under %s must be removed first): %s",
@@ -436,8 +472,90 @@ int maps_zero_policy_stats(struct daemon *d, uint32_t slot)
 
 int maps_zero_rule_stats(struct daemon *d, uint32_t counter)
 {
+	struct pd_bucket full = { .tat = 0 };
+
+	if (bpf_map__update_elem(d->skel->maps.pd_rule_buckets, &counter, sizeof(counter), &full,
+				 sizeof(full), BPF_ANY))
+		return -errno;
 	return percpu_zero(d->skel->maps.pd_rule_stats, counter, sizeof(struct pd_counters),
 			   d->ncpus);
+}
+
+uint64_t maps_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec) << PD_TIME_SHIFT;
+}
+
+uint64_t maps_bucket_available(const struct pd_limit *l, uint64_t tat, uint64_t now)
+{
+	uint64_t debt = tat > now ? tat - now : 0;
+
+	if (!l->interval || debt >= l->burst)
+		return 0;
+	/* Time left in the bucket, over the cost of one packet or byte. */
+	return (uint64_t)(((unsigned __int128)(l->burst - debt) << PD_INTERVAL_SHIFT) /
+			  l->interval);
+}
+
+int maps_read_rule_bucket(struct daemon *d, uint32_t counter, uint64_t *tat)
+{
+	struct pd_bucket b;
+
+	if (bpf_map__lookup_elem(d->skel->maps.pd_rule_buckets, &counter, sizeof(counter), &b,
+				 sizeof(b), 0))
+		return -errno;
+	*tat = b.tat;
+	return 0;
+}
+
+size_t maps_gc_host_buckets(struct daemon *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.pd_host_buckets);
+	struct pd_host_key key, next, *doomed = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t now = maps_now();
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct pd_bucket b;
+		bool stale = next.counter >= PD_MAX_RULE_COUNTERS || !d->counter_used[next.counter];
+
+		if (!stale && bpf_map_lookup_elem(fd, &next, &b) == 0)
+			stale = b.tat <= now;
+		if (stale) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 256;
+				void *tmp = realloc(doomed, ncap * sizeof(*doomed));
+
+				if (!tmp)
+					break;
+				doomed = tmp;
+				cap = ncap;
+			}
+			doomed[n++] = next;
+		}
+		key = next;
+		prev = &key;
+	}
+	/* A host that sent again since the walk has tat > now: deleting it
+	 * would refill its bucket early, so check again just before (a packet
+	 * between this check and the delete still gets at most one packet's
+	 * worth back). */
+	now = maps_now();
+	for (size_t i = 0; i < n; i++) {
+		struct pd_bucket b;
+
+		if (doomed[i].counter < PD_MAX_RULE_COUNTERS &&
+		    d->counter_used[doomed[i].counter] &&
+		    bpf_map_lookup_elem(fd, &doomed[i], &b) == 0 && b.tat > now)
+			continue;
+		bpf_map_delete_elem(fd, &doomed[i]);
+	}
+	free(doomed);
+	return n;
 }
 
 /* Both stats values are arrays of __u64: sum them element-wise over CPUs. */
@@ -473,6 +591,21 @@ int maps_read_rule_stats(struct daemon *d, uint32_t counter, struct pd_counters 
 			  sizeof(*out) / sizeof(__u64), d->ncpus);
 }
 
+static size_t host_buckets_used(struct daemon *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.pd_host_buckets);
+	struct pd_host_key key, next;
+	void *prev = NULL;
+	size_t n = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		n++;
+		key = next;
+		prev = &key;
+	}
+	return n;
+}
+
 static json_t *map_fill(const char *name, size_t used, size_t capacity)
 {
 	return json_pack("{s:s, s:I, s:I}", "name", name, "used", (json_int_t)used, "capacity",
@@ -490,5 +623,7 @@ json_t *maps_status(struct daemon *d)
 			      map_fill(PD_MAP_DEST, policy_set_ndests(&d->set), PD_MAX_DESTS));
 	json_array_append_new(maps, map_fill(PD_MAP_POLICIES, d->set.n, PD_MAX_POLICIES));
 	json_array_append_new(maps, map_fill(PD_MAP_RULE_STATS, counters, PD_MAX_RULE_COUNTERS));
+	json_array_append_new(maps,
+			      map_fill(PD_MAP_HOST_BUCKETS, host_buckets_used(d), d->opts.hosts));
 	return maps;
 }

@@ -7,9 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "lib/log.h"
 #include "daemon.h"
+#include "policy.skel.h"
 
 static json_t *counters_totals(const struct pd_counters *c)
 {
@@ -18,13 +23,14 @@ static json_t *counters_totals(const struct pd_counters *c)
 	for (int r = 0; r < PD_REASON_MAX; r++)
 		json_object_set_new(reasons, policy_reason_name(r),
 				    json_integer(c->dropped_reason[r]));
-	return json_pack("{s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I, s:o}, s:{s:I, s:I}}", "packets",
-			 (json_int_t)c->packets, "bytes", (json_int_t)c->bytes, "passed", "packets",
-			 (json_int_t)c->passed_packets, "bytes", (json_int_t)c->passed_bytes,
-			 "dropped", "packets", (json_int_t)c->dropped_packets, "bytes",
-			 (json_int_t)c->dropped_bytes, "reasons", reasons, "would_drop", "packets",
-			 (json_int_t)c->would_drop_packets, "bytes",
-			 (json_int_t)c->would_drop_bytes);
+	return json_pack(
+		"{s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I, s:o}, s:{s:I, s:I}, s:I}", "packets",
+		(json_int_t)c->packets, "bytes", (json_int_t)c->bytes, "passed", "packets",
+		(json_int_t)c->passed_packets, "bytes", (json_int_t)c->passed_bytes, "dropped",
+		"packets", (json_int_t)c->dropped_packets, "bytes", (json_int_t)c->dropped_bytes,
+		"reasons", reasons, "would_drop", "packets", (json_int_t)c->would_drop_packets,
+		"bytes", (json_int_t)c->would_drop_bytes, "table_full",
+		(json_int_t)c->table_full_packets);
 }
 
 static void counters_add(struct pd_counters *sum, const struct pd_counters *c)
@@ -44,6 +50,78 @@ static json_t *rule_row(const char *policy, const char *rule, uint8_t action,
 			 "bytes", (json_int_t)c->bytes, "passed", (json_int_t)c->passed_packets,
 			 "dropped", (json_int_t)c->dropped_packets, "would_drop",
 			 (json_int_t)c->would_drop_packets);
+}
+
+static json_t *limit_json(struct daemon *d, const struct policy_rule *r, uint32_t counter)
+{
+	const struct pd_limit *l = &r->limit;
+	json_t *j = json_pack("{s:s, s:I, s:s, s:s}", "rate", r->limit_rate, "burst",
+			      (json_int_t)r->limit_burst, "per", l->per_host ? "host" : "rule",
+			      "unit", l->kind == PD_LIMIT_BYTES ? "bytes" : "packets");
+	uint64_t tat;
+
+	/* A per-host limit has one bucket per host: see "hosts". */
+	if (!l->per_host && maps_read_rule_bucket(d, counter, &tat) == 0)
+		json_object_set_new(j, "available",
+				    json_integer(maps_bucket_available(l, tat, maps_now())));
+	return j;
+}
+
+/* The rule (and its policy) whose per-host limit owns @counter, if selected. */
+static const struct policy_rule *host_rule(struct daemon *d, uint32_t counter, const char *target,
+					   bool by_prefix, const struct applied_policy **owner)
+{
+	for (size_t i = 0; i < d->set.n; i++) {
+		const struct applied_policy *ap = d->set.v[i];
+
+		if (!by_prefix && target && strcmp(target, ap->pol->name))
+			continue;
+		for (size_t r = 0; r < ap->pol->nrules; r++) {
+			if (ap->rule_counters[r] == counter && ap->pol->rules[r].limit.per_host) {
+				*owner = ap;
+				return &ap->pol->rules[r];
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Hosts with a per-host bucket, inside @pfx (when given) or of the selected
+ * policies: their bucket level. Per-host traffic counters come with the
+ * per-host table of a later version. */
+#define HOSTS_MAX 256
+
+static json_t *host_buckets_json(struct daemon *d, const struct prefix *pfx, const char *target)
+{
+	int fd = bpf_map__fd(d->skel->maps.pd_host_buckets);
+	struct pd_host_key key, next;
+	uint64_t now = maps_now();
+	json_t *hosts = json_array();
+	void *prev = NULL;
+
+	while (json_array_size(hosts) < HOSTS_MAX && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		const struct applied_policy *ap = NULL;
+		const struct policy_rule *r;
+		struct pd_bucket b;
+		struct prefix host = { .family = next.family };
+		char buf[PREFIX_STR_MAX];
+
+		key = next;
+		prev = &key;
+		r = host_rule(d, next.counter, target, pfx != NULL, &ap);
+		if (!r || bpf_map_lookup_elem(fd, &next, &b))
+			continue;
+		host.len = next.family == AF_INET ? r->limit.mask4 : r->limit.mask6;
+		memcpy(host.addr, next.addr, sizeof(host.addr));
+		if (pfx && !prefix_overlaps(pfx, &host))
+			continue;
+		json_array_append_new(
+			hosts, json_pack("{s:s, s:s, s:s, s:I}", "address",
+					 prefix_format(&host, true, buf, sizeof(buf)), "policy",
+					 ap->pol->name, "rule", r->name, "available",
+					 (json_int_t)maps_bucket_available(&r->limit, b.tat, now)));
+	}
+	return hosts;
 }
 
 static bool policy_overlaps(const struct policy *pol, const struct prefix *p)
@@ -95,8 +173,14 @@ int stats_collect(struct daemon *d, const char *target, json_t **result, char *e
 			ret = maps_read_rule_stats(d, ap->rule_counters[r], &rc);
 			if (ret)
 				goto read_err;
-			json_array_append_new(rules, rule_row(ap->pol->name, ap->pol->rules[r].name,
-							      ap->pol->rules[r].action, &rc));
+			json_t *row = rule_row(ap->pol->name, ap->pol->rules[r].name,
+					       ap->pol->rules[r].action, &rc);
+
+			if (ap->pol->rules[r].limit.kind != PD_LIMIT_NONE)
+				json_object_set_new(
+					row, "limit",
+					limit_json(d, &ap->pol->rules[r], ap->rule_counters[r]));
+			json_array_append_new(rules, row);
 		}
 		ret = maps_read_rule_stats(d, ap->default_counter, &rc);
 		if (ret)
@@ -118,8 +202,9 @@ int stats_collect(struct daemon *d, const char *target, json_t **result, char *e
 		json_array_append_new(hist, json_pack("{s:o, s:I}", "le", le, "packets",
 						      (json_int_t)sum.hist[b]));
 	}
-	res = json_pack("{s:o, s:o, s:o, s:[], s:o}", "policies", names, "totals",
-			counters_totals(&sum.c), "rules", rules, "hosts", "histogram", hist);
+	res = json_pack("{s:o, s:o, s:o, s:o, s:o}", "policies", names, "totals",
+			counters_totals(&sum.c), "rules", rules, "hosts",
+			host_buckets_json(d, by_prefix ? &pfx : NULL, target), "histogram", hist);
 	names = rules = NULL;
 	if (by_prefix)
 		json_object_set_new(res, "prefix",
