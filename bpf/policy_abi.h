@@ -40,6 +40,8 @@
 #define PD_MAP_SYNC "pd_sync"
 #define PD_MAP_SRC "pd_src"
 #define PD_MAP_RULE_BUCKETS "pd_rule_buckets"
+#define PD_MAP_HOSTS "pd_hosts"
+#define PD_MAP_POLICY_QUOTA "pd_policy_quota"
 #define PD_MAP_HOST_BUCKETS "pd_host_buckets"
 #define PD_MAP_DCACHE4 "pd_dcache4"
 #define PD_MAP_DCACHE6 "pd_dcache6"
@@ -219,6 +221,61 @@ struct pd_src_key {
 };
 #define PD_SRC_KEY_HDR_BITS 64
 
+/*
+ * Quotas and behavioural blocking (SPEC §4 quota:, block:). Periods of a
+ * quota are counted from the Unix epoch on the TAI clock
+ * (bpf_ktime_get_tai_ns(): UTC plus the TAI offset an NTP daemon sets,
+ * 0 by default, 37 s now), so a 1d quota resets at midnight UTC less that
+ * offset, and a 30d one every 30 days from 1970, not on calendar months. Block windows and
+ * expiries use the monotonic clock (bpf_ktime_get_ns()).
+ */
+struct pd_quota {
+	__u64 bytes; /* budget per period; 0: no quota */
+	__u64 period_ns;
+	__u8 per_host; /* 1: a budget per destination host; 0: one for the policy */
+	__u8 pad[7];
+};
+
+enum pd_block_kind {
+	PD_BLOCK_NONE = 0,
+	PD_BLOCK_DROPS, /* drops of any reason but blocked */
+	PD_BLOCK_PACKETS,
+	PD_BLOCK_BYTES,
+};
+
+struct pd_block {
+	__u64 threshold; /* drops, packets or bytes within the window that block */
+	__u64 window_ns;
+	__u64 duration_ns; /* a block lasts this long from when it starts: never refreshed */
+	__u8 kind; /* enum pd_block_kind */
+	__u8 pad[7];
+};
+
+/* pd_hosts (HASH, max_entries = policyd --hosts): a policy's per-host
+ * state, for a per-host quota and for blocking. A host met with a full
+ * table gets the policy's table_full_verdict (as for per-host buckets). */
+struct pd_hosts_key {
+	__u32 slot; /* policy slot */
+	__u8 family;
+	__u8 pad[3];
+	__u8 addr[16]; /* destination address, not masked */
+};
+
+struct pd_host_state {
+	__u64 quota_period; /* the period quota_used counts in */
+	__u64 quota_used; /* bytes passed in it */
+	__u64 window_start; /* monotonic ns: start of the block window */
+	__u64 window_count; /* drops, packets or bytes in that window */
+	__u64 blocked_until; /* monotonic ns; 0 or past: not blocked */
+	__u64 blocks; /* times this host was blocked */
+};
+
+/* pd_policy_quota[slot] (ARRAY): a per-policy quota's use. */
+struct pd_policy_quota {
+	__u64 period;
+	__u64 used;
+};
+
 /* pd_policy.flags */
 #define PD_POLICY_ACTIVE (1u << 0)
 #define PD_POLICY_MONITOR (1u << 1) /* evaluate and count; a drop verdict passes (would-drop) */
@@ -232,6 +289,8 @@ struct pd_policy {
 	__u8 nrules;
 	__u8 table_full_verdict; /* enum pd_verdict: a new host when pd_host_buckets is full */
 	__u8 pad[5];
+	struct pd_quota quota;
+	struct pd_block block;
 	struct pd_rule rules[PD_MAX_RULES];
 };
 
@@ -274,8 +333,14 @@ _Static_assert(sizeof(struct pd_rule) == 16 + 8 * PD_MAX_PORT_RANGES + 4 * PD_MA
 						 32 + sizeof(struct pd_limit),
 	       "pd_rule size");
 _Static_assert(sizeof(struct pd_src_key) == 28, "pd_src_key size");
-_Static_assert(sizeof(struct pd_policy) == 16 + PD_MAX_RULES * sizeof(struct pd_rule),
+_Static_assert(sizeof(struct pd_policy) == 16 + sizeof(struct pd_quota) + sizeof(struct pd_block) +
+						   PD_MAX_RULES * sizeof(struct pd_rule),
 	       "pd_policy size");
+_Static_assert(sizeof(struct pd_quota) == 24, "pd_quota size");
+_Static_assert(sizeof(struct pd_block) == 32, "pd_block size");
+_Static_assert(sizeof(struct pd_hosts_key) == 24, "pd_hosts_key size");
+_Static_assert(sizeof(struct pd_host_state) == 48, "pd_host_state size");
+_Static_assert(sizeof(struct pd_policy_quota) == 16, "pd_policy_quota size");
 _Static_assert(sizeof(struct pd_counters) == 8 * (10 + PD_REASON_MAX), "pd_counters size");
 _Static_assert(sizeof(struct pd_policy_stats) == sizeof(struct pd_counters) + 8 * PD_HIST_BUCKETS,
 	       "pd_policy_stats size");

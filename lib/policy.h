@@ -70,6 +70,12 @@ struct policy {
 	enum policy_mode mode;
 	uint8_t default_verdict; /* enum pd_verdict */
 	uint8_t table_full_verdict; /* enum pd_verdict, default pass */
+	/* quota: and block: as compiled (bytes 0 / kind NONE when absent),
+	 * with their text for show. */
+	struct pd_quota quota;
+	char quota_text[64]; /* "50GB per host per 1d" */
+	struct pd_block block;
+	char block_text[96]; /* "after 500 drops within 10s for 5m" */
 	struct prefix *dests;
 	struct policy_pos *dest_pos;
 	size_t ndests;

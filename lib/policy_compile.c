@@ -228,6 +228,18 @@ int policy_compile(const struct policy *p, const uint32_t *rule_counters, uint32
 	out->default_verdict = p->default_verdict;
 	out->table_full_verdict = p->table_full_verdict;
 	out->nrules = (__u8)p->nrules;
+	/* Compiled by the reader; copied field by field so pad stays zero. */
+	if (p->quota.bytes) {
+		out->quota.bytes = p->quota.bytes;
+		out->quota.period_ns = p->quota.period_ns;
+		out->quota.per_host = p->quota.per_host;
+	}
+	if (p->block.kind != PD_BLOCK_NONE) {
+		out->block.threshold = p->block.threshold;
+		out->block.window_ns = p->block.window_ns;
+		out->block.duration_ns = p->block.duration_ns;
+		out->block.kind = p->block.kind;
+	}
 	for (i = 0; i < p->nrules; i++) {
 		const struct policy_rule *r = &p->rules[i];
 		struct pd_rule *c = &out->rules[i];

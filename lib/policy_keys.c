@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The policy language's keys (SPEC §4, this version's subset): what each key
- * of the top level, a rule, a match, a limit and a route means, and the
- * checks that span keys (required keys, duplicates, contradictions between
- * match keys, limits on drop rules, routes covering destinations).
+ * of the top level, a rule, a match, a limit, a route, a quota and a block
+ * means, and the checks that span keys (required keys, duplicates,
+ * contradictions between match keys, limits on drop rules, routes covering
+ * destinations, one threshold per block).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -1052,9 +1053,301 @@ static int check_routes_cover(struct policy_reader *r)
 	return 0;
 }
 
+/* --- quota ------------------------------------------------------------------ */
+
+enum { QUOTA_BYTES, QUOTA_PER, QUOTA_PERIOD };
+
+struct quota_state {
+	struct policy_size size;
+	bool per_host;
+	uint64_t period_ns;
+	const char *period; /* canonical: "1d" */
+};
+
+static int read_quota_bytes(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct quota_state *qs = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "bytes", "a size such as 50GB", &s);
+	if (err)
+		return err;
+	if (policy_value_size("bytes", s, &qs->size, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	return 0;
+}
+
+static int read_quota_per(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct quota_state *qs = obj;
+	struct policy_pos pos = policy_reader_pos(r);
+	char q[POLICY_VALUE_QUOTE_BUF];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "per", "host or policy", &s);
+	if (err)
+		return err;
+	if (!strcmp(s, "host") || !strcmp(s, "policy")) {
+		qs->per_host = !strcmp(s, "host");
+		return 0;
+	}
+	return policy_reader_fail(r, &pos, "invalid per '%s' (expected host or policy)",
+				  policy_value_quote(s, q, sizeof(q)));
+}
+
+static int read_quota_period(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct quota_state *qs = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "period", "1h, 1d, 7d or 30d", &s);
+	if (err)
+		return err;
+	if (policy_value_period(s, &qs->period_ns, &qs->period, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	return 0;
+}
+
+static const struct policy_key quota_keys[] = {
+	[QUOTA_BYTES] = { "bytes", read_quota_bytes },
+	[QUOTA_PER] = { "per", read_quota_per },
+	[QUOTA_PERIOD] = { "period", read_quota_period },
+};
+
+static const struct policy_mapping quota_spec = { "quota", quota_keys, ARRAY_SIZE(quota_keys) };
+
+static int read_quota(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct policy_pos seen[ARRAY_SIZE(quota_keys)] = { 0 };
+	struct policy_pos pos = policy_reader_pos(r);
+	struct quota_state qs = { 0 };
+	struct policy *p = r->p;
+	int err;
+
+	if (r->ev.type != YAML_MAPPING_START_EVENT)
+		return policy_reader_wrong_type(r, "'quota'", "a mapping with bytes, per, period");
+	err = policy_reader_mapping(r, &quota_spec, &qs, seen);
+	if (err)
+		return err;
+	if (!seen[QUOTA_BYTES].line)
+		return policy_reader_fail(
+			r, &pos, "missing key 'bytes' in quota (expected a size such as 50GB)");
+	/* A budget that never resets is a cap for life: not what a quota is for. */
+	if (!seen[QUOTA_PERIOD].line)
+		return policy_reader_fail(
+			r, &pos,
+			"missing key 'period' in quota (expected 1h, 1d, 7d or 30d: quotas with no period are not supported)");
+	p->quota = (struct pd_quota){
+		.bytes = qs.size.bytes,
+		.period_ns = qs.period_ns,
+		.per_host = qs.per_host,
+	};
+	snprintf(p->quota_text, sizeof(p->quota_text), "%s per %s per %s", qs.size.text,
+		 qs.per_host ? "host" : "policy", qs.period);
+	return 0;
+}
+
+/* --- block ------------------------------------------------------------------ */
+
+enum { AFTER_DROPS, AFTER_PACKETS, AFTER_BYTES, AFTER_WITHIN };
+enum { BLOCK_AFTER, BLOCK_FOR };
+
+/* The longest window and block (brief5: within <= 1d, for <= 30d). */
+#define BLOCK_MAX_WINDOW_NS POLICY_NS_PER_DAY
+#define BLOCK_MAX_DURATION_NS (30 * POLICY_NS_PER_DAY)
+
+struct block_state {
+	uint8_t kind; /* enum pd_block_kind */
+	struct policy_pos kind_pos; /* of the key that set it */
+	uint64_t threshold;
+	char threshold_text[32]; /* "500 drops", "10MB" */
+	uint64_t window_ns;
+	/* As written: a valid one has no leading zero and is at most 30d, so
+	 * "2592000000ms" is the longest. */
+	char within[16];
+	uint64_t duration_ns;
+	char duration[16];
+};
+
+static const char *const block_kind_names[] = {
+	[PD_BLOCK_DROPS] = "drops",
+	[PD_BLOCK_PACKETS] = "packets",
+	[PD_BLOCK_BYTES] = "bytes",
+};
+
+/* One of drops, packets, bytes: exactly one per after. */
+static int read_after_threshold(struct policy_reader *r, struct block_state *bs, uint8_t kind,
+				const struct policy_pos *key)
+{
+	const char *name = block_kind_names[kind];
+	char why[sizeof(r->err->msg)], expected[32];
+	struct policy_size size;
+	const char *s;
+	int err;
+
+	if (bs->kind != PD_BLOCK_NONE)
+		return policy_reader_fail(
+			r, key,
+			"after has both '%s' (at %u:%u) and '%s' (expected exactly one of drops, packets or bytes)",
+			block_kind_names[bs->kind], bs->kind_pos.line, bs->kind_pos.col, name);
+	snprintf(expected, sizeof(expected), "a number of %s", name);
+	err = policy_reader_want_scalar(
+		r, name, kind == PD_BLOCK_BYTES ? "a size such as 10MB" : expected, &s);
+	if (err)
+		return err;
+	if (kind == PD_BLOCK_BYTES) {
+		if (policy_value_size(name, s, &size, why, sizeof(why)))
+			return policy_reader_value_failed(r, why);
+		bs->threshold = size.bytes;
+		snprintf(bs->threshold_text, sizeof(bs->threshold_text), "%s", size.text);
+	} else {
+		if (policy_value_count(name, s, &bs->threshold, why, sizeof(why)))
+			return policy_reader_value_failed(r, why);
+		snprintf(bs->threshold_text, sizeof(bs->threshold_text), "%llu %s",
+			 (unsigned long long)bs->threshold, name);
+	}
+	bs->kind = kind;
+	bs->kind_pos = *key;
+	return 0;
+}
+
+static int read_after_drops(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	return read_after_threshold(r, obj, PD_BLOCK_DROPS, key);
+}
+
+static int read_after_packets(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	return read_after_threshold(r, obj, PD_BLOCK_PACKETS, key);
+}
+
+static int read_after_bytes(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	return read_after_threshold(r, obj, PD_BLOCK_BYTES, key);
+}
+
+static int read_after_within(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct block_state *bs = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "within", "a duration such as 10s", &s);
+	if (err)
+		return err;
+	if (policy_value_duration("within", s, BLOCK_MAX_WINDOW_NS, &bs->window_ns, why,
+				  sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	snprintf(bs->within, sizeof(bs->within), "%s", s);
+	return 0;
+}
+
+static const struct policy_key after_keys[] = {
+	[AFTER_DROPS] = { "drops", read_after_drops },
+	[AFTER_PACKETS] = { "packets", read_after_packets },
+	[AFTER_BYTES] = { "bytes", read_after_bytes },
+	[AFTER_WITHIN] = { "within", read_after_within },
+};
+
+static const struct policy_mapping after_spec = { "after", after_keys, ARRAY_SIZE(after_keys) };
+
+static int read_block_after(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct policy_pos seen[ARRAY_SIZE(after_keys)] = { 0 };
+	struct policy_pos pos = policy_reader_pos(r);
+	struct block_state *bs = obj;
+	int err;
+
+	if (r->ev.type != YAML_MAPPING_START_EVENT)
+		return policy_reader_wrong_type(
+			r, "'after'", "a mapping with one of drops, packets or bytes, and within");
+	err = policy_reader_mapping(r, &after_spec, bs, seen);
+	if (err)
+		return err;
+	if (bs->kind == PD_BLOCK_NONE)
+		return policy_reader_fail(
+			r, &pos,
+			"missing key 'drops', 'packets' or 'bytes' in after (expected exactly one of them)");
+	if (!seen[AFTER_WITHIN].line)
+		return policy_reader_fail(
+			r, &pos, "missing key 'within' in after (expected a duration such as 10s)");
+	return 0;
+}
+
+static int read_block_for(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct block_state *bs = obj;
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "for", "a duration such as 5m", &s);
+	if (err)
+		return err;
+	if (policy_value_duration("for", s, BLOCK_MAX_DURATION_NS, &bs->duration_ns, why,
+				  sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	snprintf(bs->duration, sizeof(bs->duration), "%s", s);
+	return 0;
+}
+
+static const struct policy_key block_keys[] = {
+	[BLOCK_AFTER] = { "after", read_block_after },
+	[BLOCK_FOR] = { "for", read_block_for },
+};
+
+static const struct policy_mapping block_spec = { "block", block_keys, ARRAY_SIZE(block_keys) };
+
+static int read_block(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct policy_pos seen[ARRAY_SIZE(block_keys)] = { 0 };
+	struct policy_pos pos = policy_reader_pos(r);
+	struct block_state bs = { 0 };
+	struct policy *p = r->p;
+	int err;
+
+	if (r->ev.type != YAML_MAPPING_START_EVENT)
+		return policy_reader_wrong_type(r, "'block'", "a mapping with after, for");
+	err = policy_reader_mapping(r, &block_spec, &bs, seen);
+	if (err)
+		return err;
+	if (!seen[BLOCK_AFTER].line)
+		return policy_reader_fail(
+			r, &pos,
+			"missing key 'after' in block (expected a mapping such as { drops: 500, within: 10s })");
+	if (!seen[BLOCK_FOR].line)
+		return policy_reader_fail(
+			r, &pos, "missing key 'for' in block (expected a duration such as 5m)");
+	p->block = (struct pd_block){
+		.threshold = bs.threshold,
+		.window_ns = bs.window_ns,
+		.duration_ns = bs.duration_ns,
+		.kind = bs.kind,
+	};
+	snprintf(p->block_text, sizeof(p->block_text), "after %s within %s for %s",
+		 bs.threshold_text, bs.within, bs.duration);
+	return 0;
+}
+
 /* --- top level -------------------------------------------------------------- */
 
-enum { TOP_POLICY, TOP_MODE, TOP_DESTINATIONS, TOP_ROUTES, TOP_DEFAULT, TOP_TABLE_FULL, TOP_RULES };
+enum {
+	TOP_POLICY,
+	TOP_MODE,
+	TOP_DESTINATIONS,
+	TOP_ROUTES,
+	TOP_DEFAULT,
+	TOP_TABLE_FULL,
+	TOP_RULES,
+	TOP_QUOTA,
+	TOP_BLOCK,
+};
 
 static int read_policy_name(struct policy_reader *r, void *obj, const struct policy_pos *key)
 {
@@ -1211,8 +1504,8 @@ static const struct policy_key top_keys[] = {
 	[TOP_DEFAULT] = { "default", read_default },
 	[TOP_TABLE_FULL] = { "table-full", read_table_full },
 	[TOP_RULES] = { "rules", read_rules },
-	{ "quota", NULL },
-	{ "block", NULL },
+	[TOP_QUOTA] = { "quota", read_quota },
+	[TOP_BLOCK] = { "block", read_block },
 	{ "sample", NULL },
 };
 

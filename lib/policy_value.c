@@ -637,9 +637,11 @@ int policy_value_rate(const char *s, struct policy_rate *out, char *why, size_t 
  * optional B: sizes are bytes, so "kb" is 1000 bytes) or Ki/Mi/Gi/Ti and B
  * (x1024). *@unit says whether one was written. -EINVAL or -ERANGE.
  */
-static int parse_size(const char *s, uint64_t *out, bool *unit)
+static int parse_size(const char *s, uint64_t *out, bool *unit, const char **canon)
 {
 	static const char prefixes[] = "kmgt";
+	static const char *const si[] = { "kB", "MB", "GB", "TB" };
+	static const char *const binary[] = { "KiB", "MiB", "GiB", "TiB" };
 	unsigned __int128 v;
 	uint64_t n, base = 1000, mult = 1;
 	const char *p, *u;
@@ -663,6 +665,8 @@ static int parse_size(const char *s, uint64_t *out, bool *unit)
 		for (size_t i = 0; i <= (size_t)(p - prefixes); i++)
 			mult *= base;
 	}
+	if (canon)
+		*canon = !p ? "B" : (base == 1024 ? binary : si)[p - prefixes];
 	if (*u == 'B' || *u == 'b')
 		u++;
 	if (*u)
@@ -703,7 +707,7 @@ int policy_value_burst(const struct policy_rate *rate, const char *s, uint64_t *
 
 	policy_value_quote(s, q, sizeof(q));
 	policy_value_quote(rate->text, rq, sizeof(rq));
-	err = parse_size(s, &n, &unit);
+	err = parse_size(s, &n, &unit, NULL);
 	if (rate->kind == PD_LIMIT_PACKETS) {
 		if (err == -EINVAL) {
 			snprintf(why, size, "invalid burst '%s' (expected a number of packets)", q);
@@ -811,4 +815,173 @@ int policy_value_mask(bool v6, const char *s, uint8_t *out, char *why, size_t si
 	}
 	*out = (uint8_t)v;
 	return 0;
+}
+
+/* --- quotas and blocks: sizes, counts, durations -------------------------------- */
+
+int policy_value_size(const char *what, const char *s, struct policy_size *out, char *why,
+		      size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	const char *canon = "B";
+	uint64_t n = 0;
+	bool unit;
+	size_t digits;
+	int err;
+
+	policy_value_quote(s, q, sizeof(q));
+	err = parse_size(s, &n, &unit, &canon);
+	if (err == -EINVAL) {
+		snprintf(why, size,
+			 "invalid %s '%s' (expected a size in bytes such as 50GB, 64KiB or 1500)",
+			 what, q);
+		return -EINVAL;
+	}
+	if (err) {
+		snprintf(why, size, "%s '%s' is out of range (expected at most %llu bytes)", what,
+			 q, (unsigned long long)UINT64_MAX);
+		return -EINVAL;
+	}
+	if (!n) {
+		snprintf(why, size, "%s '%s' is zero (expected at least 1 byte)", what, q);
+		return -EINVAL;
+	}
+	out->bytes = n;
+	/* The number as written (it fits: it passed parse_digits), the unit canonical. */
+	digits = strspn(s, "0123456789");
+	snprintf(out->text, sizeof(out->text), "%.*s%s", (int)digits, s, canon);
+	return 0;
+}
+
+int policy_value_count(const char *what, const char *s, uint64_t *out, char *why, size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF];
+	uint64_t n = 0;
+	size_t end;
+	int err;
+
+	policy_value_quote(s, q, sizeof(q));
+	err = parse_digits(s, &end, &n);
+	if (err == -EINVAL || s[end]) {
+		snprintf(why, size, "invalid %s '%s' (expected a number of %s)", what, q, what);
+		return -EINVAL;
+	}
+	if (err) {
+		snprintf(why, size, "%s '%s' is out of range (expected at most %llu)", what, q,
+			 (unsigned long long)UINT64_MAX);
+		return -EINVAL;
+	}
+	if (!n) {
+		snprintf(why, size, "%s '%s' is zero (expected at least 1)", what, q);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+struct duration_unit {
+	const char *name;
+	uint64_t ns;
+};
+
+/* Largest first, so a maximum is shown in the largest unit that says it exactly. */
+static const struct duration_unit duration_units[] = {
+	{ "d", POLICY_NS_PER_DAY }, { "h", 3600 * POLICY_NS_PER_S }, { "m", 60 * POLICY_NS_PER_S },
+	{ "s", POLICY_NS_PER_S },   { "ms", POLICY_NS_PER_MS },
+};
+
+/* Digits and a unit into *@ns: -EINVAL when not that, -ERANGE past 2^64 - 1 ns. 0 is 0. */
+static int parse_duration(const char *s, uint64_t *ns)
+{
+	unsigned __int128 v;
+	uint64_t n = 0;
+	size_t end, i;
+	int err;
+
+	err = parse_digits(s, &end, &n);
+	if (err == -EINVAL)
+		return err;
+	for (i = 0; i < NAMES_SIZE(duration_units); i++) {
+		if (!strcmp(s + end, duration_units[i].name))
+			break;
+	}
+	if (i == NAMES_SIZE(duration_units))
+		return -EINVAL;
+	if (err)
+		return err;
+	v = (unsigned __int128)n * duration_units[i].ns;
+	if (v > UINT64_MAX)
+		return -ERANGE;
+	*ns = (uint64_t)v;
+	return 0;
+}
+
+/* @ns (a whole number of milliseconds) in the largest unit that says it exactly: "5m". */
+static void format_duration(uint64_t ns, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < NAMES_SIZE(duration_units); i++) {
+		if (!(ns % duration_units[i].ns))
+			break;
+	}
+	snprintf(buf, size, "%llu%s", (unsigned long long)(ns / duration_units[i].ns),
+		 duration_units[i].name);
+}
+
+int policy_value_duration(const char *what, const char *s, uint64_t max_ns, uint64_t *ns, char *why,
+			  size_t size)
+{
+	char q[POLICY_VALUE_QUOTE_BUF], max[32];
+	uint64_t v = 0;
+	int err;
+
+	policy_value_quote(s, q, sizeof(q));
+	format_duration(max_ns, max, sizeof(max));
+	err = parse_duration(s, &v);
+	if (err == -EINVAL) {
+		snprintf(
+			why, size,
+			"invalid %s '%s' (expected a duration: a number and ms, s, m, h or d, such as 500ms, 10s or 5m)",
+			what, q);
+		return -EINVAL;
+	}
+	if (err || v > max_ns) {
+		snprintf(why, size, "%s '%s' is too long (expected at most %s)", what, q, max);
+		return -EINVAL;
+	}
+	if (!v) {
+		snprintf(why, size, "%s '%s' is zero (expected a duration of 1ms to %s)", what, q,
+			 max);
+		return -EINVAL;
+	}
+	*ns = v;
+	return 0;
+}
+
+int policy_value_period(const char *s, uint64_t *ns, const char **name, char *why, size_t size)
+{
+	static const struct duration_unit periods[] = {
+		{ "1h", 3600 * POLICY_NS_PER_S },
+		{ "1d", POLICY_NS_PER_DAY },
+		{ "7d", 7 * POLICY_NS_PER_DAY },
+		{ "30d", 30 * POLICY_NS_PER_DAY },
+	};
+	char q[POLICY_VALUE_QUOTE_BUF];
+	uint64_t v = 0;
+	size_t i;
+
+	/* Any spelling of the four: "24h" is the period "1d". */
+	if (!parse_duration(s, &v)) {
+		for (i = 0; i < NAMES_SIZE(periods); i++) {
+			if (periods[i].ns == v) {
+				*ns = v;
+				*name = periods[i].name;
+				return 0;
+			}
+		}
+	}
+	snprintf(why, size, "invalid period '%s' (expected 1h, 1d, 7d or 30d)",
+		 policy_value_quote(s, q, sizeof(q)));
+	return -EINVAL;
 }

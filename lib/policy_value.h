@@ -2,7 +2,8 @@
 /*
  * Private to lib/policy_*.c: the policy language's scalar values (names,
  * numbers, verdicts, protocols, ports, lengths, prefixes, devices, realms,
- * TCP flags, ICMP types, rates, bursts, masks) from text. Each parser returns 0 or -EINVAL and writes "what is wrong (what was
+ * TCP flags, ICMP types, rates, bursts, masks, sizes, counts, durations) from
+ * text. Each parser returns 0 or -EINVAL and writes "what is wrong (what was
  * expected)" into @why; the YAML reader adds "file:line:col: ".
  */
 #ifndef POLICYD_POLICY_VALUE_H
@@ -115,5 +116,34 @@ int policy_value_default_burst(const struct policy_rate *rate, uint64_t *count, 
 
 /* A per-host mask: a prefix length 0-32 (@v6 false) or 0-128 (@v6 true). */
 int policy_value_mask(bool v6, const char *s, uint8_t *out, char *why, size_t size);
+
+/* Durations are nanoseconds. */
+#define POLICY_NS_PER_MS 1000000ull
+#define POLICY_NS_PER_S 1000000000ull
+#define POLICY_NS_PER_DAY (86400 * POLICY_NS_PER_S)
+
+/* A size in bytes, as for a burst ("50GB", "64KiB", "1500"), and its text:
+ * the number as written and the unit canonical ("50gb" -> "50GB", "1500" -> "1500B"). */
+struct policy_size {
+	uint64_t bytes;
+	char text[32];
+};
+
+/* A size of at least 1 byte; @what names the key ("bytes"). */
+int policy_value_size(const char *what, const char *s, struct policy_size *out, char *why,
+		      size_t size);
+
+/* A plain count of at least 1, up to 2^64 - 1; @what names the key and what is counted
+ * ("drops"). */
+int policy_value_count(const char *what, const char *s, uint64_t *out, char *why, size_t size);
+
+/* A duration: a number and ms, s, m, h or d ("500ms", "10s", "5m"), into ns,
+ * from 1ms to @max_ns; @what names the key ("within"). */
+int policy_value_duration(const char *what, const char *s, uint64_t max_ns, uint64_t *ns, char *why,
+			  size_t size);
+
+/* A quota period: 1h, 1d, 7d or 30d (or the same in another unit: "24h"), into
+ * ns, and its canonical name in *@name ("1d"). */
+int policy_value_period(const char *s, uint64_t *ns, const char **name, char *why, size_t size);
 
 #endif

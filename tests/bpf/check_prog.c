@@ -957,6 +957,16 @@ START_TEST(test_maps_shape)
 			  sizeof(struct pd_host_key));
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_host_buckets),
 			  sizeof(struct pd_bucket));
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_hosts), BPF_MAP_TYPE_HASH);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_hosts), PD_DEFAULT_HOSTS);
+	ck_assert_uint_eq(bpf_map__map_flags(skel->maps.pd_hosts) & BPF_F_NO_PREALLOC, 0);
+	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_hosts), sizeof(struct pd_hosts_key));
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_hosts), sizeof(struct pd_host_state));
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_policy_quota), BPF_MAP_TYPE_ARRAY);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_policy_quota), PD_MAX_POLICIES);
+	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_policy_quota), sizeof(__u32));
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_policy_quota),
+			  sizeof(struct pd_policy_quota));
 	/* The daemon runs the cached program: the benchmark's switch is off. */
 	ck_assert_uint_eq(skel->rodata->pd_cache_off, 0);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_config), PD_MAP_CONFIG);
@@ -970,6 +980,8 @@ START_TEST(test_maps_shape)
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_dcache6), PD_MAP_DCACHE6);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_rule_buckets), PD_MAP_RULE_BUCKETS);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_host_buckets), PD_MAP_HOST_BUCKETS);
+	ck_assert_str_eq(bpf_map__name(skel->maps.pd_hosts), PD_MAP_HOSTS);
+	ck_assert_str_eq(bpf_map__name(skel->maps.pd_policy_quota), PD_MAP_POLICY_QUOTA);
 	ck_assert_str_eq(bpf_program__name(skel->progs.policyd_out), PD_PROG_NAME);
 }
 END_TEST

@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -29,24 +30,41 @@ union pd_dcache_key {
 static struct policy_bpf *skel;
 static int ncpus;
 
-/* Load the skeleton with room for @hosts per-host buckets (0: as the object says). */
-static inline void setup_hosts(__u32 hosts)
+/*
+ * Load the skeleton with room for @buckets per-host buckets and @hosts per-host
+ * states in pd_hosts (0: as the object says).
+ */
+static inline void setup_tables(__u32 buckets, __u32 hosts)
 {
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
 	int err;
 
 	skel = policy_bpf__open();
 	ck_assert_msg(skel, "skeleton open failed: %s", strerror(errno));
+	if (buckets)
+		ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_host_buckets, buckets), 0);
 	if (hosts)
-		ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_host_buckets, hosts), 0);
+		ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_hosts, hosts), 0);
 	err = policy_bpf__load(skel);
 	ck_assert_msg(!err, "skeleton load failed: %s", strerror(-err));
 	ncpus = libbpf_num_possible_cpus();
 	ck_assert_int_gt(ncpus, 0);
+	/* For the record (PD_VERBOSE=1): the verifier's work on the whole program. */
+	if (getenv("PD_VERBOSE") &&
+	    !bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.policyd_out), &info, &info_len))
+		fprintf(stderr, "policyd_out: %u instructions verified\n", info.verified_insns);
+}
+
+/* Load the skeleton with room for @hosts per-host buckets (0: as the object says). */
+static inline void setup_hosts(__u32 hosts)
+{
+	setup_tables(hosts, 0);
 }
 
 static inline void setup(void)
 {
-	setup_hosts(0);
+	setup_tables(0, 0);
 }
 
 static inline void teardown(void)

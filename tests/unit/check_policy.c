@@ -1498,6 +1498,288 @@ START_TEST(test_limit_errors)
 }
 END_TEST
 
+/* --- quota and block --------------------------------------------------------- */
+
+#define NS_PER_S 1000000000ull
+#define NS_PER_DAY (86400 * NS_PER_S)
+
+/* A policy with "quota: { @quota }" and/or "block: { @block }" (NULL: absent). */
+static struct policy *parse_qb(const char *quota, const char *block)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "policy: q\ndestinations: [198.18.0.0/24]\n%s%s%s%s%s%s",
+		 quota ? "quota: { " : "", quota ? quota : "", quota ? " }\n" : "",
+		 block ? "block: { " : "", block ? block : "", block ? " }\n" : "");
+	return parse_text(text);
+}
+
+START_TEST(test_quota_forms)
+{
+	static const struct {
+		const char *quota;
+		uint64_t bytes, period_ns;
+		uint8_t per_host;
+		const char *text;
+	} want[] = {
+		{ "bytes: 50GB, per: host, period: 1d", 50000000000ull, NS_PER_DAY, 1,
+		  "50GB per host per 1d" },
+		{ "bytes: 50GB, period: 1d", 50000000000ull, NS_PER_DAY, 0,
+		  "50GB per policy per 1d" },
+		{ "bytes: 50gb, per: policy, period: 1d", 50000000000ull, NS_PER_DAY, 0,
+		  "50GB per policy per 1d" },
+		{ "bytes: 50G, period: 1h", 50000000000ull, 3600 * NS_PER_S, 0,
+		  "50GB per policy per 1h" },
+		{ "bytes: 1, period: 7d", 1, 7 * NS_PER_DAY, 0, "1B per policy per 7d" },
+		{ "bytes: 1500B, period: 30d", 1500, 30 * NS_PER_DAY, 0,
+		  "1500B per policy per 30d" },
+		{ "bytes: 64k, period: 1d", 64000, NS_PER_DAY, 0, "64kB per policy per 1d" },
+		{ "bytes: 64KB, period: 1d", 64000, NS_PER_DAY, 0, "64kB per policy per 1d" },
+		{ "bytes: 2M, period: 1d", 2000000, NS_PER_DAY, 0, "2MB per policy per 1d" },
+		{ "bytes: 3TB, period: 1d", 3000000000000ull, NS_PER_DAY, 0,
+		  "3TB per policy per 1d" },
+		{ "bytes: 64KiB, period: 1d", 65536, NS_PER_DAY, 0, "64KiB per policy per 1d" },
+		{ "bytes: 2mib, period: 1d", 2097152, NS_PER_DAY, 0, "2MiB per policy per 1d" },
+		{ "bytes: 5GiB, period: 1d", 5368709120ull, NS_PER_DAY, 0,
+		  "5GiB per policy per 1d" },
+		{ "bytes: 1TiB, period: 1d", 1099511627776ull, NS_PER_DAY, 0,
+		  "1TiB per policy per 1d" },
+		/* The largest sizes there are. */
+		{ "bytes: 18446744073709551615, period: 1d", 18446744073709551615ull, NS_PER_DAY, 0,
+		  "18446744073709551615B per policy per 1d" },
+		{ "bytes: 16777215TiB, period: 1d", 16777215ull << 40, NS_PER_DAY, 0,
+		  "16777215TiB per policy per 1d" },
+		/* The four periods in other units, shown as the four. */
+		{ "bytes: 1GB, period: 60m", 1000000000, 3600 * NS_PER_S, 0,
+		  "1GB per policy per 1h" },
+		{ "bytes: 1GB, period: 3600000ms", 1000000000, 3600 * NS_PER_S, 0,
+		  "1GB per policy per 1h" },
+		{ "bytes: 1GB, period: 24h", 1000000000, NS_PER_DAY, 0, "1GB per policy per 1d" },
+		{ "bytes: 1GB, period: 86400s", 1000000000, NS_PER_DAY, 0,
+		  "1GB per policy per 1d" },
+		{ "bytes: 1GB, period: 168h", 1000000000, 7 * NS_PER_DAY, 0,
+		  "1GB per policy per 7d" },
+		{ "bytes: 1GB, period: 43200m", 1000000000, 30 * NS_PER_DAY, 0,
+		  "1GB per policy per 30d" },
+	};
+	size_t i;
+
+	ck_assert_uint_eq(NS_PER_DAY, 86400000000000ull);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct policy *p = parse_qb(want[i].quota, NULL);
+
+		ck_assert_msg(p->quota.bytes == want[i].bytes, "%s: bytes %llu", want[i].quota,
+			      (unsigned long long)p->quota.bytes);
+		ck_assert_msg(p->quota.period_ns == want[i].period_ns, "%s: period %llu",
+			      want[i].quota, (unsigned long long)p->quota.period_ns);
+		ck_assert_uint_eq(p->quota.per_host, want[i].per_host);
+		ck_assert(all_zero(p->quota.pad, sizeof(p->quota.pad)));
+		ck_assert_str_eq(p->quota_text, want[i].text);
+		ck_assert_uint_eq(p->block.kind, PD_BLOCK_NONE);
+		ck_assert_str_eq(p->block_text, "");
+		policy_free(p);
+	}
+}
+END_TEST
+
+START_TEST(test_block_forms)
+{
+	static const struct {
+		const char *block;
+		uint8_t kind;
+		uint64_t threshold, window_ns, duration_ns;
+		const char *text;
+	} want[] = {
+		{ "after: { drops: 500, within: 10s }, for: 5m", PD_BLOCK_DROPS, 500, 10 * NS_PER_S,
+		  300 * NS_PER_S, "after 500 drops within 10s for 5m" },
+		{ "for: 5m, after: { within: 10s, drops: 500 }", PD_BLOCK_DROPS, 500, 10 * NS_PER_S,
+		  300 * NS_PER_S, "after 500 drops within 10s for 5m" },
+		{ "after: { packets: 1, within: 1ms }, for: 1ms", PD_BLOCK_PACKETS, 1, 1000000,
+		  1000000, "after 1 packets within 1ms for 1ms" },
+		{ "after: { packets: 18446744073709551615, within: 500ms }, for: 1h",
+		  PD_BLOCK_PACKETS, 18446744073709551615ull, 500000000, 3600 * NS_PER_S,
+		  "after 18446744073709551615 packets within 500ms for 1h" },
+		{ "after: { bytes: 10MB, within: 1m }, for: 1d", PD_BLOCK_BYTES, 10000000,
+		  60 * NS_PER_S, NS_PER_DAY, "after 10MB within 1m for 1d" },
+		{ "after: { bytes: 10mb, within: 1m }, for: 1d", PD_BLOCK_BYTES, 10000000,
+		  60 * NS_PER_S, NS_PER_DAY, "after 10MB within 1m for 1d" },
+		{ "after: { bytes: 1500, within: 1s }, for: 7d", PD_BLOCK_BYTES, 1500, NS_PER_S,
+		  7 * NS_PER_DAY, "after 1500B within 1s for 7d" },
+		{ "after: { bytes: 1GiB, within: 1h }, for: 90s", PD_BLOCK_BYTES, 1073741824,
+		  3600 * NS_PER_S, 90 * NS_PER_S, "after 1GiB within 1h for 90s" },
+		/* The bounds: within up to 1d, for up to 30d, in any unit. */
+		{ "after: { drops: 1, within: 1d }, for: 30d", PD_BLOCK_DROPS, 1, NS_PER_DAY,
+		  30 * NS_PER_DAY, "after 1 drops within 1d for 30d" },
+		{ "after: { drops: 1, within: 86400000ms }, for: 2592000000ms", PD_BLOCK_DROPS, 1,
+		  NS_PER_DAY, 30 * NS_PER_DAY, "after 1 drops within 86400000ms for 2592000000ms" },
+		{ "after: { drops: 1, within: 24h }, for: 720h", PD_BLOCK_DROPS, 1, NS_PER_DAY,
+		  30 * NS_PER_DAY, "after 1 drops within 24h for 720h" },
+		{ "after: { drops: 1, within: 1440m }, for: 2592000s", PD_BLOCK_DROPS, 1,
+		  NS_PER_DAY, 30 * NS_PER_DAY, "after 1 drops within 1440m for 2592000s" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct policy *p = parse_qb(NULL, want[i].block);
+
+		ck_assert_msg(p->block.kind == want[i].kind, "%s: kind %u", want[i].block,
+			      p->block.kind);
+		ck_assert_msg(p->block.threshold == want[i].threshold, "%s: threshold %llu",
+			      want[i].block, (unsigned long long)p->block.threshold);
+		ck_assert_msg(p->block.window_ns == want[i].window_ns, "%s: window %llu",
+			      want[i].block, (unsigned long long)p->block.window_ns);
+		ck_assert_msg(p->block.duration_ns == want[i].duration_ns, "%s: duration %llu",
+			      want[i].block, (unsigned long long)p->block.duration_ns);
+		ck_assert(all_zero(p->block.pad, sizeof(p->block.pad)));
+		ck_assert_str_eq(p->block_text, want[i].text);
+		ck_assert_uint_eq(p->quota.bytes, 0);
+		ck_assert_str_eq(p->quota_text, "");
+		policy_free(p);
+	}
+}
+END_TEST
+
+START_TEST(test_quota_block_errors)
+{
+	static const struct {
+		const char *quota, *block;
+		const char *expect;
+	} bad[] = {
+		/* One past each bound; the corpus has the rest. */
+		{ "bytes: 18446744073709551616B, period: 1d", NULL,
+		  "t.yaml:3:17: bytes '18446744073709551616B' is out of range (expected at most 18446744073709551615 bytes)" },
+		{ "bytes: 16777216TiB, period: 1d", NULL,
+		  "t.yaml:3:17: bytes '16777216TiB' is out of range (expected at most 18446744073709551615 bytes)" },
+		{ "bytes: 18446744073709551616GB, period: 1d", NULL,
+		  "t.yaml:3:17: bytes '18446744073709551616GB' is out of range (expected at most 18446744073709551615 bytes)" },
+		{ "bytes: 1GB, period: 3599s", NULL,
+		  "t.yaml:3:30: invalid period '3599s' (expected 1h, 1d, 7d or 30d)" },
+		{ "bytes: 1GB, period: 31d", NULL,
+		  "t.yaml:3:30: invalid period '31d' (expected 1h, 1d, 7d or 30d)" },
+		{ NULL, "after: { drops: 1, within: 86400001ms }, for: 5m",
+		  "t.yaml:3:37: within '86400001ms' is too long (expected at most 1d)" },
+		{ NULL, "after: { drops: 1, within: 10s }, for: 2592000001ms",
+		  "t.yaml:3:49: for '2592000001ms' is too long (expected at most 30d)" },
+		{ NULL, "after: { drops: 1, within: 10s }, for: 721h",
+		  "t.yaml:3:49: for '721h' is too long (expected at most 30d)" },
+		/* 2^64 ns is 213503.98 days: the product overflows, the number does not. */
+		{ NULL, "after: { drops: 1, within: 10s }, for: 213504d",
+		  "t.yaml:3:49: for '213504d' is too long (expected at most 30d)" },
+		{ NULL, "after: { drops: 1, within: 10s }, for: 18446744073710ms",
+		  "t.yaml:3:49: for '18446744073710ms' is too long (expected at most 30d)" },
+		{ NULL, "after: { drops: 1, within: 10s }, for: 0d",
+		  "t.yaml:3:49: for '0d' is zero (expected a duration of 1ms to 30d)" },
+		{ NULL, "after: { packets: 18446744073709551616, within: 10s }, for: 5m",
+		  "t.yaml:3:28: packets '18446744073709551616' is out of range (expected at most 18446744073709551615)" },
+		{ NULL, "after: { bytes: 5, packets: 5, within: 10s }, for: 5m",
+		  "t.yaml:3:29: after has both 'bytes' (at 3:19) and 'packets' (expected exactly one of drops, packets or bytes)" },
+		{ NULL, "after: { drops: 5, bytes: 5, within: 10s }, for: 5m",
+		  "t.yaml:3:29: after has both 'drops' (at 3:19) and 'bytes' (expected exactly one of drops, packets or bytes)" },
+		/* The first mistake in the file is the one reported. */
+		{ NULL, "after: { drops: 0, within: 0s }, for: 0s",
+		  "t.yaml:3:26: drops '0' is zero (expected at least 1)" },
+		{ "bytes: 0, period: 2d", NULL,
+		  "t.yaml:3:17: bytes '0' is zero (expected at least 1 byte)" },
+	};
+	char text[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "policy: q\ndestinations: [198.18.0.0/24]\n%s%s%s%s%s%s",
+			 bad[i].quota ? "quota: { " : "", bad[i].quota ? bad[i].quota : "",
+			 bad[i].quota ? " }\n" : "", bad[i].block ? "block: { " : "",
+			 bad[i].block ? bad[i].block : "", bad[i].block ? " }\n" : "");
+		expect_error(text, strlen(text), bad[i].expect);
+	}
+}
+END_TEST
+
+START_TEST(test_quota_block_corpus)
+{
+	uint32_t counters[2] = { 40, 41 };
+	struct policy_error err;
+	struct pd_policy *out;
+	struct policy *p;
+
+	out = malloc(sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+
+	/* SPEC's example, compiled: the numbers the program reads. */
+	p = parse_file(CORPUS "/good/quota-block.yaml");
+	ck_assert_str_eq(p->quota_text, "50GB per host per 1d");
+	ck_assert_str_eq(p->block_text, "after 500 drops within 10s for 5m");
+	memset(out, 0xa5, sizeof(*out)); /* garbage the compiler must clear */
+	ck_assert_int_eq(policy_compile(p, counters, 42, out, &err), 0);
+	ck_assert_uint_eq(out->quota.bytes, 50000000000ull);
+	ck_assert_uint_eq(out->quota.period_ns, 86400000000000ull);
+	ck_assert_uint_eq(out->quota.per_host, 1);
+	ck_assert(all_zero(out->quota.pad, sizeof(out->quota.pad)));
+	ck_assert_uint_eq(out->block.kind, PD_BLOCK_DROPS);
+	ck_assert_uint_eq(out->block.threshold, 500);
+	ck_assert_uint_eq(out->block.window_ns, 10000000000ull);
+	ck_assert_uint_eq(out->block.duration_ns, 300000000000ull);
+	ck_assert(all_zero(out->block.pad, sizeof(out->block.pad)));
+	ck_assert(all_zero(out->pad, sizeof(out->pad)));
+	ck_assert_uint_eq(out->nrules, 2);
+	ck_assert_uint_eq(out->rules[1].action, PD_DROP);
+	policy_free(p);
+
+	p = parse_file(CORPUS "/good/quota-block-flow.yaml");
+	ck_assert_str_eq(p->quota_text, "2TiB per policy per 30d");
+	ck_assert_str_eq(p->block_text, "after 20000 packets within 500ms for 1h");
+	ck_assert_int_eq(policy_compile(p, counters, 42, out, &err), 0);
+	ck_assert_uint_eq(out->quota.bytes, 2199023255552ull);
+	ck_assert_uint_eq(out->quota.period_ns, 2592000000000000ull);
+	ck_assert_uint_eq(out->quota.per_host, 0);
+	ck_assert_uint_eq(out->block.kind, PD_BLOCK_PACKETS);
+	ck_assert_uint_eq(out->block.threshold, 20000);
+	ck_assert_uint_eq(out->block.window_ns, 500000000);
+	ck_assert_uint_eq(out->block.duration_ns, 3600000000000ull);
+	policy_free(p);
+
+	p = parse_file(CORPUS "/good/block-bytes.yaml");
+	ck_assert_str_eq(p->quota_text, "1500B per policy per 1h");
+	ck_assert_str_eq(p->block_text, "after 64KiB within 1d for 30d");
+	ck_assert_int_eq(policy_compile(p, counters, 42, out, &err), 0);
+	ck_assert_uint_eq(out->quota.bytes, 1500);
+	ck_assert_uint_eq(out->quota.period_ns, 3600000000000ull);
+	ck_assert_uint_eq(out->block.kind, PD_BLOCK_BYTES);
+	ck_assert_uint_eq(out->block.threshold, 65536);
+	ck_assert_uint_eq(out->block.window_ns, 86400000000000ull);
+	ck_assert_uint_eq(out->block.duration_ns, 2592000000000000ull);
+	policy_free(p);
+
+	/* Without them: all zero, over the garbage. */
+	p = parse_file(CORPUS "/good/minimal.yaml");
+	ck_assert_str_eq(p->quota_text, "");
+	ck_assert_str_eq(p->block_text, "");
+	memset(out, 0xa5, sizeof(*out));
+	ck_assert_int_eq(policy_compile(p, counters, 42, out, &err), 0);
+	ck_assert(all_zero(&out->quota, sizeof(out->quota)));
+	ck_assert(all_zero(&out->block, sizeof(out->block)));
+	policy_free(p);
+
+	/* The examples shipped with the sources. */
+	p = parse_file("policies/transit-quota.yaml");
+	ck_assert_uint_eq(p->quota.per_host, 1);
+	ck_assert_uint_eq(p->quota.period_ns, 30 * NS_PER_DAY);
+	ck_assert_uint_ne(p->quota.bytes, 0);
+	ck_assert_uint_eq(p->block.kind, PD_BLOCK_NONE);
+	policy_free(p);
+	p = parse_file("policies/ddos-guard.yaml");
+	ck_assert_str_eq(p->block_text, "after 500 drops within 10s for 5m");
+	ck_assert_uint_eq(p->quota.bytes, 0);
+	ck_assert_int_eq(policy_compile(p, counters, 42, out, &err), 0);
+	ck_assert_uint_eq(out->block.kind, PD_BLOCK_DROPS);
+	ck_assert_uint_eq(out->block.threshold, 500);
+	ck_assert_uint_eq(out->block.window_ns, 10 * NS_PER_S);
+	ck_assert_uint_eq(out->block.duration_ns, 300 * NS_PER_S);
+	policy_free(p);
+	free(out);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -1557,6 +1839,13 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_limit_per_host);
 	tcase_add_test(tc, test_limit_corpus);
 	tcase_add_test(tc, test_limit_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("quota-block");
+	tcase_add_test(tc, test_quota_forms);
+	tcase_add_test(tc, test_block_forms);
+	tcase_add_test(tc, test_quota_block_errors);
+	tcase_add_test(tc, test_quota_block_corpus);
 	suite_add_tcase(s, tc);
 	return s;
 }

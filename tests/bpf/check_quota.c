@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Quotas and behavioural blocking in the LWT_OUT program under BPF_PROG_TEST_RUN:
+ * per-policy and per-host budgets, period rollover, blocks on drops, packets and
+ * bytes, fixed expiry, window reset, a full pd_hosts and monitor mode. Policies
+ * are written through the ABI structs, not by the compiler. Needs root.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/bpf/prog_harness.h"
+
+#define NET4 "198.18.0.0/16"
+#define NET6 "2001:db8:1::/48"
+#define HOST_A "198.18.5.7"
+#define HOST_B "198.18.9.9"
+#define HOST_C "198.18.10.1"
+#define HOST6 "2001:db8:1::80"
+
+#define COUNTER_PASS 1 /* UDP to DPORT_PASS: pass */
+#define COUNTER_DROP 2 /* TCP to DPORT_DROP: drop */
+#define COUNTER_DEFAULT 100
+#define DPORT_PASS 53
+#define DPORT_DROP 22
+#define LEN 200 /* IP length of every test packet */
+
+#define SEC_NS 1000000000ull
+#define HOUR_NS (3600 * SEC_NS)
+
+static __u64 clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (__u64)ts.tv_sec * SEC_NS + (__u64)ts.tv_nsec;
+}
+
+/* Slot 0 for NET4 and NET6, default pass: UDP to DPORT_PASS passes, TCP to DPORT_DROP drops. */
+static void policy_base(struct pd_policy *pol)
+{
+	struct pd_rule *r;
+
+	policy_init(pol, PD_PASS, COUNTER_DEFAULT);
+	r = rule_add(pol, PD_PASS, COUNTER_PASS);
+	rule_proto(r, IPPROTO_UDP);
+	rule_dport(r, DPORT_PASS, DPORT_PASS);
+	r = rule_add(pol, PD_DROP, COUNTER_DROP);
+	rule_proto(r, IPPROTO_TCP);
+	rule_dport(r, DPORT_DROP, DPORT_DROP);
+}
+
+static void install(const struct pd_policy *pol)
+{
+	set_policy(0, 0, pol);
+	add_dest(0, NET4, 0);
+	add_dest(0, NET6, 0);
+	set_epoch(0);
+}
+
+static void quota_set(struct pd_policy *pol, __u64 bytes, __u8 per_host)
+{
+	pol->quota.bytes = bytes;
+	pol->quota.period_ns = HOUR_NS;
+	pol->quota.per_host = per_host;
+}
+
+static void block_set(struct pd_policy *pol, __u8 kind, __u64 threshold)
+{
+	pol->block.kind = kind;
+	pol->block.threshold = threshold;
+	pol->block.window_ns = 60 * SEC_NS;
+	pol->block.duration_ns = HOUR_NS;
+}
+
+static void pass_pkt(struct pkt *p, const char *dst)
+{
+	if (strchr(dst, ':'))
+		pkt_v6(p, dst, IPPROTO_UDP, DPORT_PASS, LEN);
+	else
+		pkt_v4(p, dst, IPPROTO_UDP, DPORT_PASS, LEN);
+}
+
+static void drop_pkt(struct pkt *p, const char *dst)
+{
+	pkt_v4(p, dst, IPPROTO_TCP, DPORT_DROP, LEN);
+}
+
+static int run_n(const struct pkt *p, int n)
+{
+	int i, passed = 0;
+
+	for (i = 0; i < n; i++)
+		passed += run(p) == BPF_OK;
+	return passed;
+}
+
+static struct pd_hosts_key hosts_key(const char *addr)
+{
+	struct pd_hosts_key key = { .slot = 0 };
+
+	if (inet_pton(AF_INET, addr, key.addr) == 1) {
+		key.family = AF_INET;
+	} else {
+		ck_assert_int_eq(inet_pton(AF_INET6, addr, key.addr), 1);
+		key.family = AF_INET6;
+	}
+	return key;
+}
+
+/* @addr's state in pd_hosts; returns 0 if there is none. */
+static int host_get(const char *addr, struct pd_host_state *st)
+{
+	struct pd_hosts_key key = hosts_key(addr);
+
+	memset(st, 0, sizeof(*st));
+	return !bpf_map__lookup_elem(skel->maps.pd_hosts, &key, sizeof(key), st, sizeof(*st), 0);
+}
+
+static struct pd_host_state host_must(const char *addr)
+{
+	struct pd_host_state st;
+
+	ck_assert_msg(host_get(addr, &st), "no pd_hosts state for %s", addr);
+	return st;
+}
+
+static void host_put(const char *addr, const struct pd_host_state *st)
+{
+	struct pd_hosts_key key = hosts_key(addr);
+
+	ck_assert_int_eq(bpf_map__update_elem(skel->maps.pd_hosts, &key, sizeof(key), st,
+					      sizeof(*st), BPF_EXIST),
+			 0);
+}
+
+static struct pd_policy_quota policy_quota_get(void)
+{
+	struct pd_policy_quota q;
+	__u32 slot = 0;
+
+	ck_assert_int_eq(bpf_map__lookup_elem(skel->maps.pd_policy_quota, &slot, sizeof(slot), &q,
+					      sizeof(q), 0),
+			 0);
+	return q;
+}
+
+static void policy_quota_put(const struct pd_policy_quota *q)
+{
+	__u32 slot = 0;
+
+	ck_assert_int_eq(bpf_map__update_elem(skel->maps.pd_policy_quota, &slot, sizeof(slot), q,
+					      sizeof(*q), BPF_ANY),
+			 0);
+}
+
+static __u64 period_now(void)
+{
+	return clock_ns(CLOCK_TAI) / HOUR_NS;
+}
+
+/* --- quotas -------------------------------------------------------------- */
+
+/* A budget of 3 packets' bytes for the policy: 3 pass, whatever the host; the rest drop. */
+START_TEST(test_quota_policy)
+{
+	struct pd_policy_stats ps;
+	struct pd_policy_quota q;
+	struct pd_host_state st;
+	struct pd_counters c;
+	struct pd_policy pol;
+	struct pkt p;
+
+	policy_base(&pol);
+	quota_set(&pol, 3 * LEN, 0);
+	install(&pol);
+	pass_pkt(&p, HOST_A);
+	ck_assert_uint_eq(pkt_ip_len(&p), LEN);
+	ck_assert_int_eq(run_n(&p, 2), 2);
+	pass_pkt(&p, HOST_B);
+	ck_assert_int_eq(run_n(&p, 3), 1);
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+
+	q = policy_quota_get();
+	ck_assert_uint_eq(q.used, 3 * LEN);
+	ck_assert_uint_eq(q.period, period_now());
+	c = rule_stats(COUNTER_PASS);
+	ck_assert_uint_eq(c.packets, 6);
+	ck_assert_uint_eq(c.passed_bytes, 3 * LEN);
+	ck_assert_uint_eq(c.dropped_packets, 3);
+	ck_assert_uint_eq(c.dropped_reason[PD_REASON_QUOTA], 3);
+	ps = policy_stats(0);
+	ck_assert_uint_eq(ps.c.dropped_reason[PD_REASON_QUOTA], 3);
+	ck_assert_uint_eq(ps.c.passed_packets, 3);
+	/* A per-policy quota keeps no host state. */
+	ck_assert(!host_get(HOST_A, &st));
+
+	/* Drops by a rule are not charged; a smaller packet that fits still passes. */
+	drop_pkt(&p, HOST_A);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+	ck_assert_uint_eq(policy_quota_get().used, 3 * LEN);
+	pol.quota.bytes = 3 * LEN + 100;
+	/* A block keeps host state; a per-policy quota still counts in pd_policy_quota. */
+	block_set(&pol, PD_BLOCK_PACKETS, 1000);
+	set_policy(0, 0, &pol);
+	pkt_v4(&p, HOST_A, IPPROTO_UDP, DPORT_PASS, 100);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+	ck_assert_uint_eq(policy_quota_get().used, 3 * LEN + 100);
+	ck_assert_uint_eq(host_must(HOST_A).quota_used, 0);
+	ck_assert_uint_eq(host_must(HOST_A).window_count, 2);
+}
+END_TEST
+
+/* Per host: each host its own budget of 2 packets, IPv6 too; no per-policy use. */
+START_TEST(test_quota_per_host)
+{
+	struct pd_policy pol;
+	struct pkt p;
+
+	policy_base(&pol);
+	quota_set(&pol, 2 * LEN, 1);
+	install(&pol);
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 4), 2);
+	pass_pkt(&p, HOST_B);
+	ck_assert_int_eq(run_n(&p, 4), 2);
+	pass_pkt(&p, HOST6);
+	ck_assert_int_eq(run_n(&p, 4), 2);
+	ck_assert_uint_eq(host_must(HOST_A).quota_used, 2 * LEN);
+	ck_assert_uint_eq(host_must(HOST_B).quota_used, 2 * LEN);
+	ck_assert_uint_eq(host_must(HOST6).quota_used, 2 * LEN);
+	ck_assert_uint_eq(host_must(HOST_A).quota_period, period_now());
+	ck_assert_uint_eq(policy_quota_get().used, 0);
+	ck_assert_uint_eq(rule_stats(COUNTER_PASS).dropped_reason[PD_REASON_QUOTA], 6);
+	/* The default verdict's packets are charged as well. */
+	pkt_v4(&p, HOST_C, IPPROTO_UDP, 99, LEN);
+	ck_assert_int_eq(run_n(&p, 3), 2);
+	ck_assert_uint_eq(rule_stats(COUNTER_DEFAULT).dropped_reason[PD_REASON_QUOTA], 1);
+}
+END_TEST
+
+/* A state from an older period: the next packet starts a new one. */
+START_TEST(test_quota_rollover)
+{
+	struct pd_policy_quota q;
+	struct pd_host_state st;
+	struct pd_policy pol;
+	struct pkt p;
+
+	policy_base(&pol);
+	quota_set(&pol, 2 * LEN, 0);
+	install(&pol);
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 3), 2);
+	q = policy_quota_get();
+	q.period -= 1;
+	policy_quota_put(&q);
+	ck_assert_int_eq(run_n(&p, 3), 2);
+	q = policy_quota_get();
+	ck_assert_uint_ge(q.period, period_now() - 1);
+	ck_assert_uint_eq(q.used, 2 * LEN);
+
+	/* Per host. */
+	pol.quota.per_host = 1;
+	set_policy(0, 0, &pol);
+	ck_assert_int_eq(run_n(&p, 3), 2);
+	st = host_must(HOST_A);
+	st.quota_period -= 5;
+	host_put(HOST_A, &st);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	st = host_must(HOST_A);
+	ck_assert_uint_eq(st.quota_used, LEN);
+	ck_assert_uint_ge(st.quota_period, period_now() - 1);
+}
+END_TEST
+
+/* --- blocks -------------------------------------------------------------- */
+
+/* The packet of @dst whose rule passes is dropped as blocked, on the default counter. */
+static void assert_blocked_drop(const char *dst)
+{
+	struct pkt p;
+	__u64 before = rule_stats(COUNTER_DEFAULT).dropped_reason[PD_REASON_BLOCKED];
+
+	pass_pkt(&p, dst);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+	ck_assert_uint_eq(rule_stats(COUNTER_DEFAULT).dropped_reason[PD_REASON_BLOCKED],
+			  before + 1);
+}
+
+/* 3 drops within the window: the third blocks; passing traffic made no state. */
+START_TEST(test_block_drops)
+{
+	struct pd_policy_stats ps;
+	struct pd_host_state st;
+	struct pd_policy pol;
+	struct pkt p;
+	__u64 t0;
+
+	policy_base(&pol);
+	block_set(&pol, PD_BLOCK_DROPS, 3);
+	install(&pol);
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 5), 5);
+	ck_assert(!host_get(HOST_A, &st));
+
+	drop_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 2), 0);
+	st = host_must(HOST_A);
+	ck_assert_uint_eq(st.window_count, 2);
+	ck_assert_uint_eq(st.blocked_until, 0);
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+	st = host_must(HOST_A);
+	ck_assert_uint_eq(st.blocks, 1);
+	ck_assert_uint_gt(st.blocked_until, t0 + HOUR_NS - 1);
+	ck_assert_uint_le(st.blocked_until, clock_ns(CLOCK_MONOTONIC) + HOUR_NS);
+
+	assert_blocked_drop(HOST_A);
+	assert_blocked_drop(HOST_A);
+	/* Blocked packets are not rule drops: they neither count nor reach a rule. */
+	ck_assert_uint_eq(rule_stats(COUNTER_PASS).packets, 5);
+	ck_assert_uint_eq(host_must(HOST_A).window_count, 3);
+	ck_assert_uint_eq(host_must(HOST_A).blocks, 1);
+	ps = policy_stats(0);
+	ck_assert_uint_eq(ps.c.dropped_reason[PD_REASON_BLOCKED], 2);
+	ck_assert_uint_eq(ps.c.dropped_reason[PD_REASON_RULE], 3);
+	ck_assert_uint_eq(rule_stats(COUNTER_DEFAULT).dropped_packets, 2);
+	ck_assert_uint_eq(rule_stats(COUNTER_DEFAULT).dropped_bytes, 2 * LEN);
+	/* Another host is not blocked. */
+	pass_pkt(&p, HOST_B);
+	ck_assert_int_eq(run(&p), BPF_OK);
+}
+END_TEST
+
+/* Packets: the 5th packet in the window blocks (it passes itself), the 6th is dropped. */
+START_TEST(test_block_packets)
+{
+	struct pd_policy pol;
+	struct pkt p;
+
+	policy_base(&pol);
+	block_set(&pol, PD_BLOCK_PACKETS, 5);
+	install(&pol);
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 4), 4);
+	ck_assert_uint_eq(host_must(HOST_A).blocked_until, 0);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	ck_assert_uint_eq(host_must(HOST_A).blocks, 1);
+	assert_blocked_drop(HOST_A);
+	/* GSO: one skb of 3 segments counts 3 packets. */
+	pass_pkt(&p, HOST_B);
+	ck_assert_int_eq(run_gso(&p, 3), BPF_OK);
+	ck_assert_uint_eq(host_must(HOST_B).window_count, 3);
+	ck_assert_int_eq(run_gso(&p, 2), BPF_OK);
+	ck_assert_uint_eq(host_must(HOST_B).blocks, 1);
+	assert_blocked_drop(HOST_B);
+}
+END_TEST
+
+/* Bytes: a threshold of 1000 is crossed by the 5th 200-byte packet. */
+START_TEST(test_block_bytes)
+{
+	struct pd_policy pol;
+	struct pkt p;
+
+	policy_base(&pol);
+	block_set(&pol, PD_BLOCK_BYTES, 1000);
+	install(&pol);
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 4), 4);
+	ck_assert_uint_eq(host_must(HOST_A).window_count, 800);
+	ck_assert_uint_eq(host_must(HOST_A).blocked_until, 0);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	ck_assert_uint_eq(host_must(HOST_A).blocks, 1);
+	assert_blocked_drop(HOST_A);
+}
+END_TEST
+
+/* The expiry is fixed when the block starts; once past, the host passes again. */
+START_TEST(test_block_expiry)
+{
+	struct pd_host_state st;
+	struct pd_policy pol;
+	struct pkt p;
+	__u64 until;
+
+	policy_base(&pol);
+	block_set(&pol, PD_BLOCK_DROPS, 3);
+	install(&pol);
+	drop_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 3), 0);
+	until = host_must(HOST_A).blocked_until;
+	ck_assert_uint_gt(until, 0);
+	usleep(2000);
+	ck_assert_int_eq(run_n(&p, 5), 0);
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 5), 0);
+	ck_assert_uint_eq(host_must(HOST_A).blocked_until, until);
+	ck_assert_uint_eq(host_must(HOST_A).blocks, 1);
+
+	st = host_must(HOST_A);
+	st.blocked_until = clock_ns(CLOCK_MONOTONIC) - 1;
+	host_put(HOST_A, &st);
+	ck_assert_int_eq(run_n(&p, 3), 3);
+	/* The window still holds 3 drops: the next drop blocks again, a fresh hour. */
+	drop_pkt(&p, HOST_A);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+	st = host_must(HOST_A);
+	ck_assert_uint_eq(st.blocks, 2);
+	ck_assert_uint_gt(st.blocked_until, until);
+	assert_blocked_drop(HOST_A);
+}
+END_TEST
+
+/* A window that started long ago restarts: the count begins again. */
+START_TEST(test_window_reset)
+{
+	struct pd_host_state st;
+	struct pd_policy pol;
+	struct pkt p;
+	__u64 t0;
+
+	policy_base(&pol);
+	block_set(&pol, PD_BLOCK_DROPS, 3);
+	install(&pol);
+	drop_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 2), 0);
+	st = host_must(HOST_A);
+	st.window_start -= 2 * pol.block.window_ns;
+	host_put(HOST_A, &st);
+	t0 = clock_ns(CLOCK_MONOTONIC);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+	st = host_must(HOST_A);
+	ck_assert_uint_eq(st.window_count, 1);
+	ck_assert_uint_ge(st.window_start, t0);
+	ck_assert_uint_eq(st.blocked_until, 0);
+	ck_assert_int_eq(run_n(&p, 2), 0);
+	ck_assert_uint_eq(host_must(HOST_A).blocks, 1);
+}
+END_TEST
+
+/*
+ * pd_hosts holds 2: a third host needing state gets the table-full verdict, pass
+ * then drop; the hosts with state go on as usual.
+ */
+START_TEST(test_table_full)
+{
+	struct pd_policy_stats ps;
+	struct pd_host_state st;
+	struct pd_counters c;
+	struct pd_policy pol;
+	struct pkt p;
+
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_hosts), 2);
+	policy_base(&pol);
+	quota_set(&pol, 1000 * LEN, 1);
+	pol.table_full_verdict = PD_PASS;
+	install(&pol);
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	pass_pkt(&p, HOST_B);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	pass_pkt(&p, HOST_C);
+	ck_assert_int_eq(run_n(&p, 3), 3);
+	ck_assert(!host_get(HOST_C, &st));
+	c = rule_stats(COUNTER_PASS);
+	ck_assert_uint_eq(c.table_full_packets, 3);
+	ck_assert_uint_eq(c.passed_packets, 5);
+
+	pol.table_full_verdict = PD_DROP;
+	set_policy(0, 0, &pol);
+	ck_assert_int_eq(run_n(&p, 4), 0);
+	c = rule_stats(COUNTER_PASS);
+	ck_assert_uint_eq(c.table_full_packets, 7);
+	ck_assert_uint_eq(c.dropped_reason[PD_REASON_TABLE_FULL], 4);
+	ck_assert_uint_eq(c.dropped_packets, 4);
+	ps = policy_stats(0);
+	ck_assert_uint_eq(ps.c.dropped_reason[PD_REASON_TABLE_FULL], 4);
+	ck_assert_uint_eq(ps.c.table_full_packets, 7);
+	/* A rule's drop is a drop whatever the table: no table-full on it. */
+	drop_pkt(&p, HOST_C);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+	ck_assert_uint_eq(rule_stats(COUNTER_DROP).table_full_packets, 0);
+	ck_assert_uint_eq(rule_stats(COUNTER_DROP).dropped_reason[PD_REASON_RULE], 1);
+	/* A host with state: its quota decides. */
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	ck_assert_uint_eq(host_must(HOST_A).quota_used, 2 * LEN);
+
+	/* A packets block needs state for every packet: the same answer. */
+	memset(&pol.quota, 0, sizeof(pol.quota));
+	block_set(&pol, PD_BLOCK_PACKETS, 100);
+	set_policy(0, 0, &pol);
+	pass_pkt(&p, HOST_C);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+	ck_assert_uint_eq(rule_stats(COUNTER_PASS).dropped_reason[PD_REASON_TABLE_FULL], 5);
+}
+END_TEST
+
+/* Monitor mode: a blocked host's packets and those over the quota pass as would-drops. */
+START_TEST(test_monitor)
+{
+	struct pd_counters c;
+	struct pd_policy pol;
+	struct pkt p;
+
+	policy_base(&pol);
+	pol.flags |= PD_POLICY_MONITOR;
+	block_set(&pol, PD_BLOCK_DROPS, 3);
+	install(&pol);
+	/* Would-drops count as drops for the block. */
+	drop_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 3), 3);
+	ck_assert_uint_eq(host_must(HOST_A).blocks, 1);
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 4), 4);
+	c = rule_stats(COUNTER_DEFAULT);
+	assert_monitored(&c, 4, 4 * LEN, 4, 4 * LEN);
+	ck_assert_uint_eq(rule_stats(COUNTER_PASS).packets, 0);
+	ck_assert_uint_eq(host_must(HOST_A).blocks, 1);
+
+	/* A quota over: would-drop; used stays what enforcing would have passed. */
+	pol.block.kind = PD_BLOCK_NONE;
+	quota_set(&pol, 2 * LEN, 0);
+	set_policy(0, 0, &pol);
+	ck_assert_int_eq(run_n(&p, 5), 5);
+	c = rule_stats(COUNTER_PASS);
+	assert_monitored(&c, 5, 5 * LEN, 3, 3 * LEN);
+	ck_assert_uint_eq(policy_quota_get().used, 2 * LEN);
+}
+END_TEST
+
+/* A policy without quota or block touches neither map. */
+START_TEST(test_plain_untouched)
+{
+	struct pd_host_state st;
+	struct pd_policy pol;
+	struct pkt p;
+
+	policy_base(&pol);
+	install(&pol);
+	pass_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 3), 3);
+	drop_pkt(&p, HOST_A);
+	ck_assert_int_eq(run_n(&p, 3), 0);
+	ck_assert(!host_get(HOST_A, &st));
+	ck_assert_uint_eq(policy_quota_get().used, 0);
+	ck_assert_uint_eq(policy_quota_get().period, 0);
+}
+END_TEST
+
+static void setup_small_table(void)
+{
+	setup_tables(0, 2);
+}
+
+static Suite *quota_suite(void)
+{
+	Suite *s = suite_create("quota");
+	TCase *tc = tcase_create("test_run");
+	TCase *full = tcase_create("table_full");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_quota_policy);
+	tcase_add_test(tc, test_quota_per_host);
+	tcase_add_test(tc, test_quota_rollover);
+	tcase_add_test(tc, test_block_drops);
+	tcase_add_test(tc, test_block_packets);
+	tcase_add_test(tc, test_block_bytes);
+	tcase_add_test(tc, test_block_expiry);
+	tcase_add_test(tc, test_window_reset);
+	tcase_add_test(tc, test_monitor);
+	tcase_add_test(tc, test_plain_untouched);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(full, setup_small_table, teardown);
+	tcase_set_timeout(full, 60);
+	tcase_add_test(full, test_table_full);
+	suite_add_tcase(s, full);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "check_quota: needs root (loads a BPF program)\n");
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(quota_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
