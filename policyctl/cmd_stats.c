@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * 'stats [PREFIX|ADDRESS|POLICY]': checks the target's syntax here (a typo is
- * a usage error, not a daemon round trip), then prints the daemon's counters
- * as exact integers: operators compare them between runs.
+ * 'stats [PREFIX|ADDRESS|POLICY]' and 'reset [...]': check the target's syntax
+ * here (a typo is a usage error, not a daemon round trip); stats prints the
+ * daemon's counters as exact integers (operators compare them between runs),
+ * reset zeroes them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@ static bool is_policy_name(const char *s)
 }
 
 /* A prefix or address has a '.', ':' or '/'; a policy name never does. */
-static int check_target(const char *arg)
+int ctl_check_target(const char *arg)
 {
 	char suggestion[PREFIX_STR_MAX];
 	struct prefix p;
@@ -205,11 +206,17 @@ out:
 
 /* Hosts are not counted by this version's daemon; print them if a newer one
  * sends some. */
-/* Hosts with a per-host rate-limit bucket: what is left in it. */
+/*
+ * Hosts with per-host state: a rate-limit bucket (rule, tokens left), or a
+ * policy's quota use and block state. A column a row has nothing for
+ * shows "-".
+ */
 static int print_hosts(const json_t *hosts)
 {
-	static const char *const headers[] = { "HOST", "POLICY", "RULE", "AVAILABLE" };
-	static const enum out_align align[] = { OUT_LEFT, OUT_LEFT, OUT_LEFT, OUT_RIGHT };
+	static const char *const headers[] = { "HOST",	     "POLICY",	      "RULE",  "AVAILABLE",
+					       "QUOTA-USED", "BLOCKED-UNTIL", "BLOCKS" };
+	static const enum out_align align[] = { OUT_LEFT,  OUT_LEFT, OUT_LEFT, OUT_RIGHT,
+						OUT_RIGHT, OUT_LEFT, OUT_RIGHT };
 	struct out_table *t;
 	const json_t *h;
 	int err = -ENOMEM;
@@ -217,14 +224,51 @@ static int print_hosts(const json_t *hosts)
 
 	if (!json_array_size(hosts))
 		return 0;
-	t = out_table_new(4, headers, align);
+	t = out_table_new(7, headers, align);
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(hosts, i, h) {
-		char avail[32];
-		const char *cells[] = { out_str(h, "address"), out_str(h, "policy"),
+		char avail[32], used[32], blocks[32];
+		const char *cells[] = { out_str(h, "address"),
+					out_str(h, "policy"),
 					out_str(h, "rule"),
-					out_num(h, "available", avail, sizeof(avail)) };
+					out_num(h, "available", avail, sizeof(avail)),
+					out_num(h, "quota_used", used, sizeof(used)),
+					out_str(h, "blocked_until"),
+					out_num(h, "blocks", blocks, sizeof(blocks)) };
+
+		if (out_table_row(t, cells))
+			goto out;
+	}
+	putchar('\n');
+	out_table_print(t, "");
+	err = 0;
+out:
+	out_table_free(t);
+	return err;
+}
+
+/* Quotas of the selected policies: the budget, and its use when it is one
+ * for the policy (a per-host quota's use is in the hosts table). */
+static int print_quotas(const json_t *quotas)
+{
+	static const char *const headers[] = { "POLICY", "QUOTA", "USED", "PERIOD-ENDS" };
+	static const enum out_align align[] = { OUT_LEFT, OUT_LEFT, OUT_RIGHT, OUT_LEFT };
+	struct out_table *t;
+	const json_t *q;
+	int err = -ENOMEM;
+	size_t i;
+
+	if (!json_array_size(quotas))
+		return 0;
+	t = out_table_new(4, headers, align);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(quotas, i, q) {
+		char used[32];
+		const char *cells[] = { out_str(q, "policy"), out_str(q, "quota"),
+					out_num(q, "used", used, sizeof(used)),
+					out_str(q, "period_ends") };
 
 		if (out_table_row(t, cells))
 			goto out;
@@ -294,7 +338,8 @@ static int print_stats(const json_t *res)
 		goto nomem;
 	putchar('\n');
 	if (print_totals(out_obj(res, "totals")) || print_rules(out_arr(res, "rules")) ||
-	    print_hosts(out_arr(res, "hosts")) || print_histogram(out_arr(res, "histogram")))
+	    print_hosts(out_arr(res, "hosts")) || print_quotas(out_arr(res, "quotas")) ||
+	    print_histogram(out_arr(res, "histogram")))
 		goto nomem;
 	return CTL_EXIT_OK;
 nomem:
@@ -302,13 +347,16 @@ nomem:
 	return CTL_EXIT_FAIL;
 }
 
-int cmd_stats(const struct ctl *ctl, int argc, char **argv)
+/* Send @command with the optional target @argv[0]; the result is the
+ * caller's. */
+static int call_for_target(const struct ctl *ctl, const char *command, int argc, char **argv,
+			   json_t **res)
 {
-	json_t *args, *res = NULL;
+	json_t *args;
 	int status;
 
 	if (argc) {
-		status = check_target(argv[0]);
+		status = ctl_check_target(argv[0]);
 		if (status != CTL_EXIT_OK)
 			return status;
 		args = json_pack("{s:s}", "target", argv[0]);
@@ -319,10 +367,81 @@ int cmd_stats(const struct ctl *ctl, int argc, char **argv)
 		ctl_err("out of memory");
 		return CTL_EXIT_FAIL;
 	}
-	status = ctl_call(ctl, "stats", args, &res);
+	return ctl_call(ctl, command, args, res);
+}
+
+int cmd_stats(const struct ctl *ctl, int argc, char **argv)
+{
+	json_t *res = NULL;
+	int status;
+
+	status = call_for_target(ctl, "stats", argc, argv, &res);
 	if (status != CTL_EXIT_OK)
 		return status;
 	status = ctl->json ? out_json(res) : print_stats(res);
+	json_decref(res);
+	return status;
+}
+
+/* "counters reset: policies web, dns (12 rules)" */
+static int print_reset(const json_t *res)
+{
+	const json_t *policies = out_arr(res, "policies");
+	char rules[32];
+	char *names;
+
+	out_num(res, "rules", rules, sizeof(rules));
+	if (!json_array_size(policies)) {
+		printf("counters reset: no policies (%s rules)\n", rules);
+		return CTL_EXIT_OK;
+	}
+	names = out_join(policies, ", ", STATS_POLICIES_WIDTH);
+	if (!names) {
+		ctl_err("out of memory");
+		return CTL_EXIT_FAIL;
+	}
+	printf("counters reset: %s %s (%s rule%s)\n",
+	       json_array_size(policies) == 1 ? "policy" : "policies", names, rules,
+	       strcmp(rules, "1") ? "s" : "");
+	free(names);
+	return CTL_EXIT_OK;
+}
+
+int cmd_reset(const struct ctl *ctl, int argc, char **argv)
+{
+	json_t *res = NULL;
+	int status;
+
+	status = call_for_target(ctl, "reset", argc, argv, &res);
+	if (status != CTL_EXIT_OK)
+		return status;
+	status = ctl->json ? out_json(res) : print_reset(res);
+	json_decref(res);
+	return status;
+}
+
+int cmd_unblock(const struct ctl *ctl, int argc, char **argv)
+{
+	struct prefix addr;
+	json_t *res = NULL;
+	char *joined;
+	int status;
+
+	if (prefix_parse(argv[0], false, &addr) || addr.len != prefix_max_len(addr.family)) {
+		ctl_err("invalid address '%s' (expected an IPv4 or IPv6 address)", argv[0]);
+		return CTL_EXIT_USAGE;
+	}
+	status = ctl_call(ctl, "unblock", json_pack("{s:s}", "address", argv[0]), &res);
+	if (status != CTL_EXIT_OK)
+		return status;
+	if (ctl->json) {
+		status = out_json(res);
+	} else {
+		joined = out_join(out_arr(res, "policies"), ", ", 200);
+		printf("unblocked %s (policies: %s)\n", argv[0], joined ? joined : "-");
+		free(joined);
+		status = out_finish(CTL_EXIT_OK);
+	}
 	json_decref(res);
 	return status;
 }

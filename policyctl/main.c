@@ -4,6 +4,7 @@
  * and the command's own, checks the argument count, prints help, and hands
  * over to the command (cmd_*.c). Usage errors exit 2.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,16 +31,32 @@ struct ctl_command {
 static const struct ctl_command commands[] = {
 	{
 		.name = "apply",
-		.args = "FILE [--dry-run]",
+		.args = "FILE [--dry-run] [--diff] [--confirm DURATION]",
 		.summary = "compile a policy file and install it",
 		.description =
 			"Compile FILE here, then have policyd install it atomically, replacing the policy of that name.",
 		.option_help =
-			"      --dry-run      compile and check on the daemon, change nothing\n",
-		.options = CTL_OPT_DRY_RUN,
+			"      --dry-run      compile, check and list the changes on the daemon, change\n"
+			"                     nothing\n"
+			"      --diff         also list what changes: mode, default, destinations, rules,\n"
+			"                     and which counters and buckets are kept, new or released\n"
+			"      --confirm DURATION\n"
+			"                     roll back to the previous version (or remove a new policy)\n"
+			"                     unless 'policyctl confirm' arrives within DURATION:\n"
+			"                     seconds (90), or 60s, 5m, 1h; at most 24h\n",
+		.options = CTL_OPT_DRY_RUN | CTL_OPT_DIFF | CTL_OPT_CONFIRM,
 		.min_args = 1,
 		.max_args = 1,
 		.run = cmd_apply,
+	},
+	{
+		.name = "confirm",
+		.args = "[POLICY]",
+		.summary = "keep what 'apply --confirm' applied",
+		.description =
+			"Confirm POLICY, or every policy, applied with 'apply --confirm': cancel its rollback.",
+		.max_args = 1,
+		.run = cmd_confirm,
 	},
 	{
 		.name = "validate",
@@ -90,6 +107,25 @@ static const struct ctl_command commands[] = {
 		.run = cmd_stats,
 	},
 	{
+		.name = "reset",
+		.args = "[PREFIX|ADDRESS|POLICY]",
+		.summary = "zero counters (rate-limit buckets stay)",
+		.description =
+			"Zero the counters of the policies covering PREFIX or ADDRESS, of POLICY, or of all: packets, bytes, verdicts, drop reasons, histogram. Rate-limit buckets are left as they are.",
+		.max_args = 1,
+		.run = cmd_reset,
+	},
+	{
+		.name = "unblock",
+		.args = "ADDRESS",
+		.summary = "lift the block of a host at once",
+		.description =
+			"Lift at once the blocks (block: in a policy) that hold ADDRESS, in every policy; its block window starts over.",
+		.min_args = 1,
+		.max_args = 1,
+		.run = cmd_unblock,
+	},
+	{
 		.name = "status",
 		.args = "",
 		.summary = "daemon, BPF program, map fill levels",
@@ -114,10 +150,14 @@ static void usage_overall(void)
 	       "\n"
 	       "Commands:\n");
 	for (i = 0; i < NCOMMANDS; i++) {
-		char left[64];
+		char left[96];
 
 		snprintf(left, sizeof(left), "%s %s", commands[i].name, commands[i].args);
-		printf("  %-30s %s\n", left, commands[i].summary);
+		/* A long synopsis gets a line of its own, the columns stay aligned. */
+		if (strlen(left) > 30)
+			printf("  %s\n  %-30s %s\n", left, "", commands[i].summary);
+		else
+			printf("  %-30s %s\n", left, commands[i].summary);
 	}
 	printf("  %-30s %s\n", "help [COMMAND]", "this help, or a command's");
 	printf("\n"
@@ -186,6 +226,8 @@ enum {
 	OPT_SOCKET,
 	OPT_VERSION,
 	OPT_DRY_RUN,
+	OPT_DIFF,
+	OPT_CONFIRM,
 };
 
 static const struct option long_options[] = {
@@ -194,6 +236,8 @@ static const struct option long_options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "diff", no_argument, NULL, OPT_DIFF },
+	{ "confirm", required_argument, NULL, OPT_CONFIRM },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -208,14 +252,62 @@ static const char *long_option_name(int val)
 	return "?";
 }
 
-static const char *option_name(unsigned int opt)
+/* The name of the lowest option bit in @opts. */
+static const char *option_name(unsigned int opts)
 {
-	switch (opt) {
+	switch (opts & -opts) {
 	case CTL_OPT_DRY_RUN:
 		return "--dry-run";
+	case CTL_OPT_DIFF:
+		return "--diff";
+	case CTL_OPT_CONFIRM:
+		return "--confirm";
 	default:
 		return "?";
 	}
+}
+
+/*
+ * A --confirm duration: whole seconds ("90"), or a number and a unit s, m or
+ * h ("60s", "5m", "1h"). Returns 0 with *@seconds set, -EDOM for zero,
+ * -ERANGE over CTL_CONFIRM_MAX_S, -EINVAL for anything else (an empty string,
+ * a sign, a fraction, another unit).
+ */
+static int parse_duration(const char *s, unsigned int *seconds)
+{
+	unsigned long long n = 0, unit = 1;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		/* Saturate: the range check below still sees "too long". */
+		if (n <= CTL_CONFIRM_MAX_S)
+			n = n * 10 + (unsigned int)(*p - '0');
+	}
+	if (*p) {
+		if (p[1])
+			return -EINVAL;
+		switch (*p) {
+		case 's':
+			unit = 1;
+			break;
+		case 'm':
+			unit = 60;
+			break;
+		case 'h':
+			unit = 3600;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (n == 0)
+		return -EDOM;
+	if (n > CTL_CONFIRM_MAX_S || n * unit > CTL_CONFIRM_MAX_S)
+		return -ERANGE;
+	*seconds = (unsigned int)(n * unit);
+	return 0;
 }
 
 /* Parse the whole line. Returns the exit status to stop with, or -1 to run
@@ -226,7 +318,7 @@ static int parse_line(int argc, char **argv, struct ctl *ctl, const struct ctl_c
 	const char *command = NULL;
 	unsigned int given = 0;
 	bool help = false, version = false;
-	int c, n = 0;
+	int c, err, n = 0;
 
 	opterr = 0;
 	/* '-': options and operands in order, whatever POSIXLY_CORRECT says, so
@@ -258,6 +350,29 @@ static int parse_line(int argc, char **argv, struct ctl *ctl, const struct ctl_c
 		case OPT_DRY_RUN:
 			ctl->dry_run = true;
 			given |= CTL_OPT_DRY_RUN;
+			break;
+		case OPT_DIFF:
+			ctl->diff = true;
+			given |= CTL_OPT_DIFF;
+			break;
+		case OPT_CONFIRM:
+			err = parse_duration(optarg, &ctl->confirm_s);
+			if (err == -EDOM) {
+				ctl_err("option '--confirm': duration '%s' is zero (the shortest is 1s)",
+					optarg);
+				return CTL_EXIT_USAGE;
+			}
+			if (err == -ERANGE) {
+				ctl_err("option '--confirm': duration '%s' is longer than the limit of 24h",
+					optarg);
+				return CTL_EXIT_USAGE;
+			}
+			if (err) {
+				ctl_err("option '--confirm': invalid duration '%s' (expected seconds, as 90, or a number with a unit: 60s, 5m, 1h)",
+					optarg);
+				return CTL_EXIT_USAGE;
+			}
+			given |= CTL_OPT_CONFIRM;
 			break;
 		case ':':
 			ctl_err("option '%s' needs an argument (try 'policyctl --help')",
@@ -316,6 +431,10 @@ static int parse_line(int argc, char **argv, struct ctl *ctl, const struct ctl_c
 	if (given & ~(*cmd)->options) {
 		ctl_err("option '%s' does not apply to '%s' (try 'policyctl %s --help')",
 			option_name(given & ~(*cmd)->options), command, command);
+		return CTL_EXIT_USAGE;
+	}
+	if ((given & CTL_OPT_DRY_RUN) && (given & CTL_OPT_CONFIRM)) {
+		ctl_err("options '--dry-run' and '--confirm' exclude each other: a dry run changes nothing to roll back");
 		return CTL_EXIT_USAGE;
 	}
 	if (n < (*cmd)->min_args) {

@@ -30,11 +30,18 @@ enum ctl_exit {
 
 /* Command-specific options (bit flags in struct ctl_command.options). */
 #define CTL_OPT_DRY_RUN (1u << 0)
+#define CTL_OPT_DIFF (1u << 1)
+#define CTL_OPT_CONFIRM (1u << 2)
+
+/* The longest --confirm window: a rollback a day later surprises everyone. */
+#define CTL_CONFIRM_MAX_S 86400
 
 struct ctl {
 	const char *socket_path;
 	bool json;
 	bool dry_run;
+	bool diff;
+	unsigned int confirm_s; /* apply --confirm, in seconds; 0 = none */
 };
 
 /* --- client.c ---------------------------------------------------------------- */
@@ -96,16 +103,25 @@ int out_table_row(struct out_table *t, const char *const *cells);
 void out_table_print(const struct out_table *t, const char *indent);
 void out_table_free(struct out_table *t);
 
+/* --- cmd_stats.c -------------------------------------------------------------- */
+
+/* Check the syntax of a stats/reset target (a prefix, an address or a policy
+ * name); prints the error and returns CTL_EXIT_USAGE when it is bad. */
+int ctl_check_target(const char *arg);
+
 /* --- the commands (cmd_*.c) ---------------------------------------------------- */
 
 typedef int (*ctl_cmd_fn)(const struct ctl *ctl, int argc, char **argv);
 
 int cmd_apply(const struct ctl *ctl, int argc, char **argv);
+int cmd_confirm(const struct ctl *ctl, int argc, char **argv);
 int cmd_validate(const struct ctl *ctl, int argc, char **argv);
 int cmd_remove(const struct ctl *ctl, int argc, char **argv);
 int cmd_list(const struct ctl *ctl, int argc, char **argv);
 int cmd_show(const struct ctl *ctl, int argc, char **argv);
 int cmd_stats(const struct ctl *ctl, int argc, char **argv);
+int cmd_reset(const struct ctl *ctl, int argc, char **argv);
 int cmd_status(const struct ctl *ctl, int argc, char **argv);
+int cmd_unblock(const struct ctl *ctl, int argc, char **argv);
 
 #endif

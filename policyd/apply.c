@@ -424,6 +424,8 @@ static int take_indices(struct daemon *d, struct applied_policy *ap,
 	if (!old) {
 		err = maps_zero_policy_stats(d, ap->slot);
 		if (!err)
+			err = maps_zero_policy_quota(d, ap->slot);
+		if (!err)
 			err = maps_zero_rule_stats(d, ap->default_counter);
 		if (err)
 			return err;
@@ -572,15 +574,29 @@ static void release_dropped_routes(struct daemon *d, const struct applied_policy
 	}
 }
 
-int policy_set_apply(struct daemon *d, const char *file, const char *text, size_t len, bool dry_run,
-		     json_t **result, char *err, size_t errlen)
+/* The confirmation deadline in the reply, after arming it. */
+static json_t *confirm_json(unsigned int seconds, bool removal)
+{
+	time_t deadline = time(NULL) + seconds;
+	char when[32];
+	struct tm tm;
+
+	gmtime_r(&deadline, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_pack("{s:I, s:s, s:s}", "seconds", (json_int_t)seconds, "deadline", when,
+			 "rollback", removal ? "removal" : "previous version");
+}
+
+int policy_set_apply(struct daemon *d, const char *file, const char *text, size_t len,
+		     const struct apply_opts *opts, json_t **result, char *err, size_t errlen)
 {
 	struct applied_policy *ap = NULL, *old;
 	struct policy_set next = {};
 	struct policy_error perr;
 	enum route_action *actions = NULL;
-	bool indices_taken = false;
-	json_t *routes = NULL;
+	bool indices_taken = false, dry_run = opts->dry_run, created;
+	char *prev_file = NULL, *prev_source = NULL;
+	json_t *routes = NULL, *diff = NULL, *confirm = NULL;
 	int ret;
 
 	ap = calloc(1, sizeof(*ap));
@@ -592,6 +608,9 @@ int policy_set_apply(struct daemon *d, const char *file, const char *text, size_
 		goto out;
 	}
 	old = policy_set_find(&d->set, ap->pol->name);
+	created = !old;
+	if (opts->diff || dry_run)
+		diff = policy_diff(old ? old->pol : NULL, ap->pol);
 	if (!old && d->set.n >= PD_MAX_POLICIES) {
 		snprintf(err, errlen,
 			 "%s: already %u policies applied, the most this version holds", file,
@@ -670,15 +689,36 @@ int policy_set_apply(struct daemon *d, const char *file, const char *text, size_
 	next.v = NULL;
 	pr_info("applied policy %s from %s: %zu destinations, %zu rules", ap->pol->name, file,
 		ap->pol->ndests, ap->pol->nrules);
+	/* The version a --confirm rollback goes back to; an apply without
+	 * --confirm confirms what was pending. */
+	if (opts->confirm && old) {
+		prev_file = old->file;
+		prev_source = old->source;
+		old->file = old->source = NULL;
+	}
 	applied_policy_free(old);
-	/* Per-host buckets of rules that are gone must not greet the next
-	 * rule that gets their counter. */
+	if (opts->confirm) {
+		if (confirm_arm(d, ap->pol->name, prev_file, prev_source, opts->confirm))
+			pr_err("policy %s: cannot arm the confirmation rollback", ap->pol->name);
+		else
+			confirm = confirm_json(opts->confirm, !prev_source);
+	} else {
+		confirm_clear(d, ap->pol->name);
+	}
+	/* Per-host state of rules and policies that are gone must not greet
+	 * the next one that gets their counter or slot. */
 	maps_gc_host_buckets(d);
+	hosts_gc(d);
 done:
 	*result = json_pack("{s:s, s:b, s:b, s:o, s:I, s:o}", "policy", ap->pol->name, "created",
-			    !old, "dry_run", dry_run, "destinations", policy_dests_json(ap->pol),
+			    created, "dry_run", dry_run, "destinations", policy_dests_json(ap->pol),
 			    "rules", (json_int_t)ap->pol->nrules, "routes", routes);
 	routes = NULL;
+	if (diff)
+		json_object_set_new(*result, "diff", diff);
+	if (confirm)
+		json_object_set_new(*result, "confirm", confirm);
+	diff = confirm = NULL;
 	if (dry_run)
 		applied_policy_free(ap);
 	ap = NULL;
@@ -688,6 +728,9 @@ out:
 		release_indices(d, ap, old);
 	applied_policy_free(ap);
 	json_decref(routes);
+	json_decref(diff);
+	free(prev_file);
+	free(prev_source);
 	free(next.v);
 	free(actions);
 	return ret;
@@ -729,6 +772,8 @@ int policy_set_remove(struct daemon *d, const char *name, json_t **result, char 
 	pr_info("removed policy %s", name);
 	applied_policy_free(ap);
 	maps_gc_host_buckets(d);
+	hosts_gc(d);
+	confirm_clear(d, name);
 out:
 	free(next.v);
 	return ret;
@@ -846,6 +891,7 @@ int policy_set_restore(struct daemon *d)
 		goto out;
 	}
 	d->set = set;
+	confirm_restore(d, state);
 	for (size_t i = 0; i < set.n; i++) {
 		const struct applied_policy *ap = set.v[i];
 

@@ -57,21 +57,75 @@ static void iso8601(time_t t, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The longest --confirm window: a day. */
+#define CONFIRM_MAX_S 86400
+
 static json_t *cmd_apply(struct daemon *d, json_t *args)
 {
 	const char *file = "policy", *text = NULL;
+	int dry_run = 0, diff = 0;
+	json_int_t confirm = 0;
 	size_t len = 0;
-	int dry_run = 0;
+	char err[ERR_MAX] = "";
+	json_t *result = NULL;
+	struct apply_opts opts;
+	int ret;
+
+	if (json_unpack(args, "{s?s, s:s%, s?b, s?b, s?I}", "file", &file, "text", &text, &len,
+			"dry_run", &dry_run, "diff", &diff, "confirm", &confirm))
+		return proto_reply_error("EINVAL",
+					 "apply needs args {file, text, dry_run, diff, confirm}");
+	if (confirm < 0 || confirm > CONFIRM_MAX_S)
+		return proto_reply_error("EINVAL", "confirm must be 1 to %d seconds",
+					 CONFIRM_MAX_S);
+	opts = (struct apply_opts){ .dry_run = dry_run, .diff = diff, .confirm = confirm };
+	ret = policy_set_apply(d, file, text, len, &opts, &result, err, sizeof(err));
+	if (ret)
+		pr_warn("apply of %s refused: %s", file, err[0] ? err : strerror(-ret));
+	return reply_from(ret, result, err);
+}
+
+static json_t *cmd_confirm(struct daemon *d, json_t *args)
+{
+	const char *name = NULL;
+	json_t *names = json_array();
+
+	if (args && json_unpack(args, "{s?s}", "policy", &name)) {
+		json_decref(names);
+		return proto_reply_error("EINVAL", "confirm takes args {policy}");
+	}
+	if (confirm_names(d, name, names)) {
+		json_decref(names);
+		return name ? proto_reply_error("ENOENT",
+						"policy %s is not waiting for confirmation", name) :
+			      proto_reply_error("ENOENT", "nothing is waiting for confirmation");
+	}
+	return proto_reply_ok(json_pack("{s:o}", "confirmed", names));
+}
+
+static json_t *cmd_unblock(struct daemon *d, json_t *args)
+{
+	const char *address = NULL;
 	char err[ERR_MAX] = "";
 	json_t *result = NULL;
 	int ret;
 
-	if (json_unpack(args, "{s?s, s:s%, s?b}", "file", &file, "text", &text, &len, "dry_run",
-			&dry_run))
-		return proto_reply_error("EINVAL", "apply needs args {file, text, dry_run}");
-	ret = policy_set_apply(d, file, text, len, dry_run, &result, err, sizeof(err));
-	if (ret)
-		pr_warn("apply of %s refused: %s", file, err[0] ? err : strerror(-ret));
+	if (json_unpack(args, "{s:s}", "address", &address))
+		return proto_reply_error("EINVAL", "unblock needs args {address}");
+	ret = hosts_unblock(d, address, &result, err, sizeof(err));
+	return reply_from(ret, result, err);
+}
+
+static json_t *cmd_reset(struct daemon *d, json_t *args)
+{
+	const char *target = NULL;
+	char err[ERR_MAX] = "";
+	json_t *result = NULL;
+	int ret;
+
+	if (args && json_unpack(args, "{s?s}", "target", &target))
+		return proto_reply_error("EINVAL", "reset takes args {target}");
+	ret = stats_reset(d, target, &result, err, sizeof(err));
 	return reply_from(ret, result, err);
 }
 
@@ -190,10 +244,12 @@ static json_t *cmd_show(struct daemon *d, json_t *args)
 	rules = json_array();
 	for (size_t i = 0; i < ap->pol->nrules; i++)
 		json_array_append_new(rules, rule_json(&ap->pol->rules[i], ap->rule_counters[i]));
-	compiled = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:I}", "slot", (json_int_t)ap->slot,
-			     "mode", mode_name(ap->pol), "default",
+	compiled = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?, s:o, s:o, s:I}", "slot",
+			     (json_int_t)ap->slot, "mode", mode_name(ap->pol), "default",
 			     policy_verdict_name(ap->pol->default_verdict), "table_full",
-			     policy_verdict_name(ap->pol->table_full_verdict), "destinations",
+			     policy_verdict_name(ap->pol->table_full_verdict), "quota",
+			     ap->pol->quota.bytes ? ap->pol->quota_text : NULL, "block",
+			     ap->pol->block.kind ? ap->pol->block_text : NULL, "destinations",
 			     policy_dests_json(ap->pol), "rules", rules, "default_counter",
 			     (json_int_t)ap->default_counter);
 	iso8601(ap->applied, when, sizeof(when));
@@ -237,8 +293,9 @@ static const struct {
 	const char *name;
 	json_t *(*fn)(struct daemon *d, json_t *args);
 } commands[] = {
-	{ "apply", cmd_apply }, { "remove", cmd_remove }, { "list", cmd_list },
-	{ "show", cmd_show },	{ "stats", cmd_stats },	  { "status", cmd_status },
+	{ "apply", cmd_apply },	    { "remove", cmd_remove }, { "list", cmd_list },
+	{ "show", cmd_show },	    { "stats", cmd_stats },   { "status", cmd_status },
+	{ "confirm", cmd_confirm }, { "reset", cmd_reset },   { "unblock", cmd_unblock },
 };
 
 json_t *cmd_dispatch(struct daemon *d, const char *command, json_t *args)

@@ -54,6 +54,20 @@ struct policy_set {
 	size_t n;
 };
 
+/* A policy applied with --confirm: what to go back to, and when. */
+struct pending_rollback {
+	char policy[PD_NAME_MAX + 1];
+	time_t deadline; /* wall clock */
+	char *file; /* the version to go back to; NULL: remove the policy */
+	char *source;
+};
+
+struct apply_opts {
+	bool dry_run;
+	bool diff; /* add what changes to the result (always with dry_run) */
+	unsigned int confirm; /* seconds; 0: no confirmation needed */
+};
+
 struct policy_bpf;
 struct client;
 
@@ -90,6 +104,8 @@ struct daemon {
 	int timer_fd;
 	int rtmon_fd;
 	bool routes_dirty; /* a route event touched an owned route */
+	struct pending_rollback *pending;
+	size_t npending;
 	struct client *clients;
 	unsigned int nclients;
 	time_t started;
@@ -105,7 +121,10 @@ int maps_commit(struct daemon *d, const struct policy_set *set, const struct pol
 /* Zero a counter entry before handing it to a new rule or policy (a rule's
  * counters and its per-rule bucket, which then starts full). */
 int maps_zero_policy_stats(struct daemon *d, uint32_t slot);
+int maps_zero_policy_quota(struct daemon *d, uint32_t slot);
 int maps_zero_rule_stats(struct daemon *d, uint32_t counter);
+/* Zero only the counters of a rule (policyctl reset): its bucket stays. */
+int maps_zero_counters(struct daemon *d, uint32_t counter);
 /* Drop per-host buckets that are full again (equivalent to absent) or
  * whose rule counter is no longer in use. Returns how many were removed. */
 size_t maps_gc_host_buckets(struct daemon *d);
@@ -120,8 +139,8 @@ int maps_read_rule_stats(struct daemon *d, uint32_t counter, struct pd_counters 
 json_t *maps_status(struct daemon *d);
 
 /* apply.c: the policy set. */
-int policy_set_apply(struct daemon *d, const char *file, const char *text, size_t len, bool dry_run,
-		     json_t **result, char *err, size_t errlen);
+int policy_set_apply(struct daemon *d, const char *file, const char *text, size_t len,
+		     const struct apply_opts *opts, json_t **result, char *err, size_t errlen);
 int policy_set_remove(struct daemon *d, const char *name, json_t **result, char *err,
 		      size_t errlen);
 struct applied_policy *policy_set_find(const struct policy_set *set, const char *name);
@@ -152,7 +171,32 @@ void ctl_tick(struct daemon *d);
 /* commands.c: one function per command. */
 json_t *cmd_dispatch(struct daemon *d, const char *command, json_t *args);
 
+/* hosts.c: per-host state (pd_hosts) and per-policy quota use. */
+size_t hosts_gc(struct daemon *d);
+int hosts_unblock(struct daemon *d, const char *address, json_t **result, char *err, size_t errlen);
+/* Append rows for the hosts with state inside @pfx, or of policy @target. */
+void hosts_stats(struct daemon *d, const struct prefix *pfx, const char *target, json_t *hosts);
+/* @ap's quota and its use, or NULL when it has none. */
+json_t *hosts_policy_quota(struct daemon *d, const struct applied_policy *ap);
+
+/* diff.c: what applying @new over @old (NULL: none) changes. */
+json_t *policy_diff(const struct policy *old, const struct policy *new);
+
+/* confirm.c: rollbacks pending confirmation. */
+int confirm_arm(struct daemon *d, const char *policy, const char *prev_file,
+		const char *prev_source, unsigned int seconds);
+bool confirm_clear(struct daemon *d, const char *policy);
+void confirm_tick(struct daemon *d);
+/* Confirm @policy, or all when NULL; names confirmed are appended to @out.
+ * -ENOENT when nothing (or not @policy) is pending. */
+int confirm_names(struct daemon *d, const char *policy, json_t *out);
+json_t *confirm_state_json(const struct daemon *d);
+void confirm_restore(struct daemon *d, json_t *state);
+void confirm_release(struct daemon *d);
+
 /* stats.c */
 int stats_collect(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen);
+/* Zero the counters of the policies @target selects (as stats). */
+int stats_reset(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen);
 
 #endif

@@ -183,7 +183,8 @@ static void reapply_saved(struct daemon *d)
 
 		if (!file || !src)
 			continue;
-		ret = policy_set_apply(d, file, src, strlen(src), false, &res, err, sizeof(err));
+		ret = policy_set_apply(d, file, src, strlen(src), &(struct apply_opts){}, &res, err,
+				       sizeof(err));
 		if (ret)
 			pr_err("SIGHUP: %s", err[0] ? err : strerror(-ret));
 		json_decref(res);
@@ -231,11 +232,12 @@ static void on_timer(struct daemon *d)
 	if (read(d->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		pr_warn("timerfd: %s", strerror(errno));
 	ctl_tick(d);
+	confirm_tick(d);
 	if (++tick % HOST_GC_INTERVAL == 0) {
-		size_t n = maps_gc_host_buckets(d);
+		size_t n = maps_gc_host_buckets(d), m = hosts_gc(d);
 
-		if (n)
-			pr_debug("cleared %zu idle per-host buckets", n);
+		if (n || m)
+			pr_debug("cleared %zu idle per-host buckets, %zu idle host states", n, m);
 	}
 	if (d->routes_dirty) {
 		d->routes_dirty = false;
@@ -336,6 +338,7 @@ int main(int argc, char **argv)
 out:
 	ctl_close(&d);
 	policy_set_release(&d.set);
+	confirm_release(&d);
 	route_ctx_free(d.rt);
 	maps_close(&d);
 	if (d.epfd >= 0)

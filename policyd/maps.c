@@ -91,11 +91,12 @@ static int pin_path(char *buf, size_t size, const char *dir, const char *name)
 }
 
 /*
- * Size the per-host bucket table to --hosts. A pinned table of another size
- * cannot be reused; its buckets are soft state (a missing bucket is a full
- * one), so it is dropped with a warning rather than refusing to start.
+ * Size a per-host table to --hosts. A pinned table of another size cannot be
+ * reused; it is dropped with a warning rather than refusing to start: its
+ * buckets are soft state (a missing bucket is a full one), and per-host
+ * quota use and blocks start over.
  */
-static int host_buckets_size(struct bpf_map *map, const char *dir, unsigned int hosts)
+static int host_table_size(struct bpf_map *map, const char *dir, unsigned int hosts)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -105,7 +106,7 @@ static int host_buckets_size(struct bpf_map *map, const char *dir, unsigned int 
 	err = bpf_map__set_max_entries(map, hosts);
 	if (err)
 		return err;
-	err = pin_path(path, sizeof(path), dir, PD_MAP_HOST_BUCKETS);
+	err = pin_path(path, sizeof(path), dir, bpf_map__name(map));
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
@@ -114,7 +115,7 @@ static int host_buckets_size(struct bpf_map *map, const char *dir, unsigned int 
 	err = bpf_obj_get_info_by_fd(fd, &info, &len);
 	close(fd);
 	if (!err && info.max_entries != hosts) {
-		pr_warn("per-host table %s holds %u hosts, --hosts asks for %u: recreated (per-host buckets start full)",
+		pr_warn("per-host table %s holds %u hosts, --hosts asks for %u: recreated (its per-host state starts over)",
 			path, info.max_entries, hosts);
 		if (unlink(path))
 			return -errno;
@@ -158,7 +159,9 @@ int maps_open(struct daemon *d)
 			goto out;
 		}
 	}
-	err = host_buckets_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts);
+	err = host_table_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts);
+	if (!err)
+		err = host_table_size(skel->maps.pd_hosts, d->opts.bpffs_dir, d->opts.hosts);
 	if (err)
 		goto out;
 	err = policy_bpf__load(skel);
@@ -470,6 +473,22 @@ int maps_zero_policy_stats(struct daemon *d, uint32_t slot)
 			   d->ncpus);
 }
 
+int maps_zero_policy_quota(struct daemon *d, uint32_t slot)
+{
+	struct pd_policy_quota q = {};
+
+	return bpf_map__update_elem(d->skel->maps.pd_policy_quota, &slot, sizeof(slot), &q,
+				    sizeof(q), BPF_ANY) ?
+		       -errno :
+		       0;
+}
+
+int maps_zero_counters(struct daemon *d, uint32_t counter)
+{
+	return percpu_zero(d->skel->maps.pd_rule_stats, counter, sizeof(struct pd_counters),
+			   d->ncpus);
+}
+
 int maps_zero_rule_stats(struct daemon *d, uint32_t counter)
 {
 	struct pd_bucket full = { .tat = 0 };
@@ -477,8 +496,7 @@ int maps_zero_rule_stats(struct daemon *d, uint32_t counter)
 	if (bpf_map__update_elem(d->skel->maps.pd_rule_buckets, &counter, sizeof(counter), &full,
 				 sizeof(full), BPF_ANY))
 		return -errno;
-	return percpu_zero(d->skel->maps.pd_rule_stats, counter, sizeof(struct pd_counters),
-			   d->ncpus);
+	return maps_zero_counters(d, counter);
 }
 
 uint64_t maps_now(void)
@@ -591,17 +609,20 @@ int maps_read_rule_stats(struct daemon *d, uint32_t counter, struct pd_counters 
 			  sizeof(*out) / sizeof(__u64), d->ncpus);
 }
 
-static size_t host_buckets_used(struct daemon *d)
+/* Entries in a hash map, by walking it (status only). */
+static size_t map_count(struct bpf_map *map)
 {
-	int fd = bpf_map__fd(d->skel->maps.pd_host_buckets);
-	struct pd_host_key key, next;
+	uint8_t key[64], next[64];
+	size_t ksz = bpf_map__key_size(map), n = 0;
+	int fd = bpf_map__fd(map);
 	void *prev = NULL;
-	size_t n = 0;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+	if (ksz > sizeof(key))
+		return 0;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
 		n++;
-		key = next;
-		prev = &key;
+		memcpy(key, next, ksz);
+		prev = key;
 	}
 	return n;
 }
@@ -624,6 +645,9 @@ json_t *maps_status(struct daemon *d)
 	json_array_append_new(maps, map_fill(PD_MAP_POLICIES, d->set.n, PD_MAX_POLICIES));
 	json_array_append_new(maps, map_fill(PD_MAP_RULE_STATS, counters, PD_MAX_RULE_COUNTERS));
 	json_array_append_new(maps,
-			      map_fill(PD_MAP_HOST_BUCKETS, host_buckets_used(d), d->opts.hosts));
+			      map_fill(PD_MAP_HOST_BUCKETS,
+				       map_count(d->skel->maps.pd_host_buckets), d->opts.hosts));
+	json_array_append_new(
+		maps, map_fill(PD_MAP_HOSTS, map_count(d->skel->maps.pd_hosts), d->opts.hosts));
 	return maps;
 }

@@ -67,7 +67,8 @@ int state_save(struct daemon *d, const struct policy_set *set)
 	pols = json_array();
 	for (size_t i = 0; i < set->n; i++)
 		json_array_append_new(pols, policy_record(set->v[i]));
-	doc = json_pack("{s:i, s:o}", "version", STATE_VERSION, "policies", pols);
+	doc = json_pack("{s:i, s:o, s:o}", "version", STATE_VERSION, "policies", pols, "pending",
+			confirm_state_json(d));
 	if (doc)
 		text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(doc);

@@ -132,36 +132,70 @@ static bool policy_overlaps(const struct policy *pol, const struct prefix *p)
 	return false;
 }
 
-int stats_collect(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen)
+/*
+ * The policies @target selects (SPEC §5): all (NULL), those with a
+ * destination overlapping an address or prefix (*@pfx set, *@by_prefix),
+ * or one by name. *@sel gets a new array of *@n entries (free()).
+ */
+static int select_policies(struct daemon *d, const char *target, struct prefix *pfx,
+			   bool *by_prefix, const struct applied_policy ***sel, size_t *n,
+			   char *err, size_t errlen)
 {
-	struct pd_policy_stats ps, sum = {};
-	struct prefix pfx;
-	bool by_prefix = false;
-	json_t *rules = json_array(), *names = json_array(), *hist, *res = NULL;
 	char pbuf[PREFIX_STR_MAX];
-	size_t selected = 0;
-	int ret = 0;
 
-	if (target && prefix_parse(target, false, &pfx) == 0)
-		by_prefix = true;
-	else if (target && !policy_set_find(&d->set, target)) {
+	*by_prefix = target && prefix_parse(target, false, pfx) == 0;
+	if (target && !*by_prefix && !policy_set_find(&d->set, target)) {
 		snprintf(err, errlen,
 			 strchr(target, '/') || strchr(target, ':') || strchr(target, '.') ?
 				 "'%s' is not a valid address or prefix (host bits set?)" :
 				 "no policy named '%s' is applied",
 			 target);
-		ret = -ENOENT;
-		goto out;
+		return -ENOENT;
 	}
+	*sel = calloc(d->set.n + 1, sizeof(**sel));
+	if (!*sel)
+		return -ENOMEM;
+	*n = 0;
 	for (size_t i = 0; i < d->set.n; i++) {
 		const struct applied_policy *ap = d->set.v[i];
+
+		if (*by_prefix ? policy_overlaps(ap->pol, pfx) :
+				 !target || strcmp(target, ap->pol->name) == 0)
+			(*sel)[(*n)++] = ap;
+	}
+	if (*by_prefix && !*n) {
+		snprintf(err, errlen, "no applied policy has a destination overlapping %s",
+			 prefix_format(pfx, false, pbuf, sizeof(pbuf)));
+		free(*sel);
+		*sel = NULL;
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int stats_collect(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen)
+{
+	const struct applied_policy **sel = NULL;
+	struct pd_policy_stats ps, sum = {};
+	struct prefix pfx;
+	bool by_prefix;
+	json_t *rules = json_array(), *names = json_array(), *quotas = json_array(), *hist, *hosts;
+	json_t *res = NULL;
+	char pbuf[PREFIX_STR_MAX];
+	size_t nsel = 0;
+	int ret;
+
+	ret = select_policies(d, target, &pfx, &by_prefix, &sel, &nsel, err, errlen);
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < nsel; i++) {
+		const struct applied_policy *ap = sel[i];
+		json_t *quota = hosts_policy_quota(d, ap);
 		struct pd_counters rc;
 
-		if (by_prefix ? !policy_overlaps(ap->pol, &pfx) :
-				target && strcmp(target, ap->pol->name)) {
-			continue;
-		}
-		selected++;
+		if (quota)
+			json_array_append_new(quotas, quota);
+
 		ret = maps_read_policy_stats(d, ap->slot, &ps);
 		if (ret)
 			goto read_err;
@@ -170,12 +204,13 @@ int stats_collect(struct daemon *d, const char *target, json_t **result, char *e
 			sum.hist[b] += ps.hist[b];
 		json_array_append_new(names, json_string(ap->pol->name));
 		for (size_t r = 0; r < ap->pol->nrules; r++) {
+			json_t *row;
+
 			ret = maps_read_rule_stats(d, ap->rule_counters[r], &rc);
 			if (ret)
 				goto read_err;
-			json_t *row = rule_row(ap->pol->name, ap->pol->rules[r].name,
-					       ap->pol->rules[r].action, &rc);
-
+			row = rule_row(ap->pol->name, ap->pol->rules[r].name,
+				       ap->pol->rules[r].action, &rc);
 			if (ap->pol->rules[r].limit.kind != PD_LIMIT_NONE)
 				json_object_set_new(
 					row, "limit",
@@ -188,12 +223,6 @@ int stats_collect(struct daemon *d, const char *target, json_t **result, char *e
 		json_array_append_new(
 			rules, rule_row(ap->pol->name, "default", ap->pol->default_verdict, &rc));
 	}
-	if (by_prefix && !selected) {
-		snprintf(err, errlen, "no applied policy has a destination overlapping %s",
-			 prefix_format(&pfx, false, pbuf, sizeof(pbuf)));
-		ret = -ENOENT;
-		goto out;
-	}
 	hist = json_array();
 	for (int b = 0; b < PD_HIST_BUCKETS; b++) {
 		json_t *le =
@@ -202,9 +231,12 @@ int stats_collect(struct daemon *d, const char *target, json_t **result, char *e
 		json_array_append_new(hist, json_pack("{s:o, s:I}", "le", le, "packets",
 						      (json_int_t)sum.hist[b]));
 	}
-	res = json_pack("{s:o, s:o, s:o, s:o, s:o}", "policies", names, "totals",
-			counters_totals(&sum.c), "rules", rules, "hosts",
-			host_buckets_json(d, by_prefix ? &pfx : NULL, target), "histogram", hist);
+	hosts = host_buckets_json(d, by_prefix ? &pfx : NULL, target);
+	hosts_stats(d, by_prefix ? &pfx : NULL, by_prefix ? NULL : target, hosts);
+	res = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "policies", names, "totals",
+			counters_totals(&sum.c), "rules", rules, "hosts", hosts, "quotas", quotas,
+			"histogram", hist);
+	quotas = NULL;
 	names = rules = NULL;
 	if (by_prefix)
 		json_object_set_new(res, "prefix",
@@ -214,11 +246,50 @@ int stats_collect(struct daemon *d, const char *target, json_t **result, char *e
 	else
 		json_object_set_new(res, "all", json_true());
 	*result = res;
-	return 0;
+	ret = 0;
+	goto out;
 read_err:
 	snprintf(err, errlen, "cannot read the counters: %s", strerror(-ret));
 out:
+	free(sel);
 	json_decref(rules);
 	json_decref(names);
+	json_decref(quotas);
+	return ret;
+}
+
+int stats_reset(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen)
+{
+	const struct applied_policy **sel = NULL;
+	json_t *names = json_array();
+	struct prefix pfx;
+	bool by_prefix;
+	size_t nsel = 0, nrules = 0;
+	int ret;
+
+	ret = select_policies(d, target, &pfx, &by_prefix, &sel, &nsel, err, errlen);
+	for (size_t i = 0; !ret && i < nsel; i++) {
+		const struct applied_policy *ap = sel[i];
+
+		/* Counters only: a reset must not hand out fresh buckets. */
+		ret = maps_zero_policy_stats(d, ap->slot);
+		for (size_t r = 0; !ret && r <= ap->pol->nrules; r++) {
+			uint32_t c =
+				r < ap->pol->nrules ? ap->rule_counters[r] : ap->default_counter;
+
+			ret = maps_zero_counters(d, c);
+		}
+		nrules += ap->pol->nrules + 1;
+		json_array_append_new(names, json_string(ap->pol->name));
+	}
+	if (ret) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot reset the counters: %s", strerror(-ret));
+		json_decref(names);
+	} else {
+		*result = json_pack("{s:o, s:I}", "policies", names, "rules", (json_int_t)nrules);
+		pr_info("counters reset (%s)", target ? target : "all policies");
+	}
+	free(sel);
 	return ret;
 }
