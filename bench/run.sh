@@ -52,7 +52,12 @@ The last row gives that 7th rule a per-host packet limit (1e9 packets/s, burst
 1,000: every packet conforms, which is checked after the runs), so each packet also
 pays the limit's whole path: the call, the clock (bpf_ktime_get_ns), the
 pd_host_buckets hash lookup, the GCRA test and the compare-and-swap; rules without a
-limit pay one byte test.
+limit pay one byte test. The row after it adds, on the same policy, a per-host
+quota (2^62 bytes a day: every packet passes, checked after the runs) and a block
+after 500 drops within 10 s: each packet also pays the blocked check (a call, the
+clock, a pd_hosts lookup) before the rules and, after them, a second call with the
+pd_hosts lookup, the TAI clock and the quota's atomic add; policies with neither
+pay two tests.
 Each policy program is checked to take that path
 (and to have cached the destination, where the cache is on) before it is timed;
 every program must return BPF_OK.
@@ -107,3 +112,7 @@ mv "$tmp" "$results"
 chmod 0644 "$results"
 echo "$table"
 echo "bench/run.sh: wrote $results"
+
+# Rate-limit accuracy against nftables: real traffic through the sandbox; it
+# writes its own section (bench:accuracy) of the same file.
+"$here/accuracy.sh" "$build"

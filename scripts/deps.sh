@@ -7,7 +7,8 @@ set -eu
 
 PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool linux-libc-dev \
 libnl-3-dev libnl-route-3-dev libyaml-dev libjansson-dev check \
-mandoc iproute2 nftables iputils-ping netcat-openbsd jq valgrind clang-format"
+mandoc iproute2 nftables iputils-ping netcat-openbsd jq valgrind clang-format \
+iperf3"
 
 missing=""
 for p in $PKGS; do
