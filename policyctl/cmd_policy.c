@@ -70,7 +70,7 @@ static int print_list(const json_t *res)
 		printf("no policies applied\n");
 		return CTL_EXIT_OK;
 	}
-	t = out_table_new(7, headers, align);
+	t = out_table_of(headers, align);
 	if (!t)
 		goto nomem;
 	json_array_foreach(policies, i, p) {
@@ -166,7 +166,7 @@ static int print_rules(const json_t *rules)
 	const json_t *r;
 	size_t i;
 
-	t = out_table_new(6, headers, align);
+	t = out_table_of(headers, align);
 	if (!t)
 		goto nomem;
 	json_array_foreach(rules, i, r) {

@@ -113,7 +113,7 @@ static int print_totals(const json_t *totals)
 	int err = -ENOMEM;
 	size_t i;
 
-	t = out_table_new(4, headers, align);
+	t = out_table_of(headers, align);
 	if (!t)
 		return -ENOMEM;
 	if (totals_row(t, "all", totals) || totals_row(t, "passed", out_obj(totals, "passed")) ||
@@ -167,10 +167,12 @@ static const char *limit_cell(const json_t *limit, char *buf, size_t size)
 
 static int print_rules(const json_t *rules)
 {
-	static const char *const headers[] = { "POLICY", "RULE",   "ACTION",  "PACKETS",
-					       "BYTES",	 "PASSED", "DROPPED", "WOULD-DROP" };
-	static const enum out_align align[] = { OUT_LEFT,  OUT_LEFT,  OUT_LEFT,	 OUT_RIGHT,
-						OUT_RIGHT, OUT_RIGHT, OUT_RIGHT, OUT_RIGHT };
+	static const char *const headers[] = { "POLICY",  "RULE",	"ACTION",
+					       "PACKETS", "BYTES",	"PASSED",
+					       "DROPPED", "WOULD-DROP", "LIMIT" };
+	static const enum out_align align[] = { OUT_LEFT,  OUT_LEFT,  OUT_LEFT,
+						OUT_RIGHT, OUT_RIGHT, OUT_RIGHT,
+						OUT_RIGHT, OUT_RIGHT, OUT_LEFT };
 	struct out_table *t;
 	const json_t *r;
 	int err = -ENOMEM;
@@ -178,7 +180,7 @@ static int print_rules(const json_t *rules)
 
 	if (!json_array_size(rules))
 		return 0;
-	t = out_table_new(9, headers, align);
+	t = out_table_of(headers, align);
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(rules, i, r) {
@@ -224,7 +226,7 @@ static int print_hosts(const json_t *hosts)
 
 	if (!json_array_size(hosts))
 		return 0;
-	t = out_table_new(7, headers, align);
+	t = out_table_of(headers, align);
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(hosts, i, h) {
@@ -261,7 +263,7 @@ static int print_quotas(const json_t *quotas)
 
 	if (!json_array_size(quotas))
 		return 0;
-	t = out_table_new(4, headers, align);
+	t = out_table_of(headers, align);
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(quotas, i, q) {
@@ -298,7 +300,7 @@ static int print_histogram(const json_t *hist)
 		if (out_u64(b, "packets") > max)
 			max = out_u64(b, "packets");
 	}
-	t = out_table_new(3, headers, align);
+	t = out_table_of(headers, align);
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(hist, i, b) {

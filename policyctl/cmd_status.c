@@ -43,7 +43,7 @@ static int print_maps(const json_t *maps)
 
 	if (!json_array_size(maps))
 		return 0;
-	t = out_table_new(4, headers, align);
+	t = out_table_of(headers, align);
 	if (!t)
 		return -ENOMEM;
 	json_array_foreach(maps, i, m) {

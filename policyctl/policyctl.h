@@ -95,6 +95,12 @@ enum out_align { OUT_LEFT, OUT_RIGHT };
 
 struct out_table;
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* A table with one column per entry of the @headers array; a compile error
+ * when @align has another length (a literal count once went stale). */
+#define out_table_of(headers, align)                                             \
+	((void)sizeof(char[1 - 2 * (ARRAY_SIZE(headers) != ARRAY_SIZE(align))]), \
+	 out_table_new(ARRAY_SIZE(headers), headers, align))
 struct out_table *out_table_new(unsigned int ncols, const char *const *headers,
 				const enum out_align *align);
 /* Append a row of @ncols cells (copied). Returns 0 or -ENOMEM. */

@@ -54,3 +54,9 @@ assert_eq "status shows the host table" "2 2" \
 send_udp 198.18.2.1 7000 2
 assert_eq "bucket kept across re-apply" 6 "$(rule udp-host .passed)"
 "$POLICYCTL" show l | grep -q 'limit=1/h burst 3' || fail "show lacks the limit: $("$POLICYCTL" show l)"
+# The human table has a LIMIT column, with the rate and what is left.
+human=$("$POLICYCTL" stats l)
+echo "$human" | grep -Eq '^POLICY +RULE +ACTION +PACKETS +BYTES +PASSED +DROPPED +WOULD-DROP +LIMIT$' ||
+	fail "stats table header: $(echo "$human" | grep '^POLICY')"
+echo "$human" | grep -Eq '^l +ping +pass .* 100/s, [0-9]+ packets left$' || fail "ping row lacks its limit"
+echo "$human" | grep -Eq '^l +udp-host .* 1/h per host$' || fail "udp-host row lacks its limit"
