@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Private to lib/policy_*.c: the YAML event reader (policy_yaml.c) and the
- * policy language's keys (policy_keys.c) meet here. The reader walks libyaml
+ * policy language's keys (policy_keys*.c) meet here. The reader walks libyaml
  * events and positions errors; the keys give each event a meaning.
  */
 #ifndef POLICYD_POLICY_READER_H
@@ -14,6 +14,8 @@
 
 #include "policy.h"
 #include "policy_value.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* An icmp-type item: its number, or its name to look up in the rule's proto. */
 struct policy_icmp_item {
@@ -33,7 +35,7 @@ struct policy_reader {
 	bool have_ev;
 	struct policy_error *err;
 
-	/* The policy being built and policy_keys.c's scratch, which
+	/* The policy being built and policy_keys*.c's scratch, which
 	 * policy_keys_read() frees before it returns. */
 	struct policy *p;
 	size_t dests_cap;
@@ -103,5 +105,28 @@ int policy_reader_mapping(struct policy_reader *r, const struct policy_mapping *
 /* policy_keys.c: read the top-level mapping (the current event) into r->p
  * and check what spans keys. */
 int policy_keys_read(struct policy_reader *r);
+
+/* A prefix and its index in the file, for policy_keys_find_duplicate(). */
+struct policy_indexed_prefix {
+	struct prefix p;
+	size_t i;
+};
+
+/*
+ * policy_keys.c: sort @v (n entries) and find the repeat that comes first in
+ * the file: *@dup is its index, *@first that of the original.
+ */
+bool policy_keys_find_duplicate(struct policy_indexed_prefix *v, size_t n, size_t *dup,
+				size_t *first);
+
+/* policy_keys_rule.c: the top level's 'rules', a key reader. */
+int policy_keys_rules(struct policy_reader *r, void *obj, const struct policy_pos *key);
+
+/* policy_keys_state.c: a rule's 'limit' into @rule, @key its position; the
+ * top level's 'quota' and 'block', key readers. */
+int policy_keys_limit(struct policy_reader *r, struct policy_rule *rule,
+		      const struct policy_pos *key);
+int policy_keys_quota(struct policy_reader *r, void *obj, const struct policy_pos *key);
+int policy_keys_block(struct policy_reader *r, void *obj, const struct policy_pos *key);
 
 #endif

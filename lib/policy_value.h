@@ -62,6 +62,9 @@ int policy_value_dev(const char *s, char *out, char *why, size_t size);
 
 int policy_value_realm(const char *s, uint32_t *out, char *why, size_t size);
 
+/* A per-host mask: a prefix length 0-32 (@v6 false) or 0-128 (@v6 true). */
+int policy_value_mask(bool v6, const char *s, uint8_t *out, char *why, size_t size);
+
 /* One tcp-flags name ("syn") into its PD_TCP_* bit. */
 int policy_value_tcp_flag(const char *s, uint8_t *out, char *why, size_t size);
 
@@ -78,6 +81,8 @@ int policy_value_icmp_type(uint8_t proto, const char *s, uint8_t *out, char *why
 
 /* The name of ICMP(v6) type @type of @proto, or NULL when it has none here. */
 const char *policy_value_icmp_name(uint8_t proto, uint8_t type);
+
+/* The quantities below (rates, bursts, sizes, counts, durations) are in policy_units.c. */
 
 /*
  * A limit's rate: packets or bytes per second, minute or hour. The
@@ -113,9 +118,6 @@ int policy_value_burst(const struct policy_rate *rate, const char *s, uint64_t *
 /* The burst of a limit without one: 5 packets, or one time unit's worth of bytes. */
 int policy_value_default_burst(const struct policy_rate *rate, uint64_t *count, uint64_t *depth,
 			       char *why, size_t size);
-
-/* A per-host mask: a prefix length 0-32 (@v6 false) or 0-128 (@v6 true). */
-int policy_value_mask(bool v6, const char *s, uint8_t *out, char *why, size_t size);
 
 /* Durations are nanoseconds. */
 #define POLICY_NS_PER_MS 1000000ull

@@ -138,7 +138,7 @@ int maps_read_policy_stats(struct daemon *d, uint32_t slot, struct pd_policy_sta
 int maps_read_rule_stats(struct daemon *d, uint32_t counter, struct pd_counters *out);
 json_t *maps_status(struct daemon *d);
 
-/* apply.c: the policy set. */
+/* apply.c: the policy set (its routes: owned.c). */
 int policy_set_apply(struct daemon *d, const char *file, const char *text, size_t len,
 		     const struct apply_opts *opts, json_t **result, char *err, size_t errlen);
 int policy_set_remove(struct daemon *d, const char *name, json_t **result, char *err,
