@@ -126,6 +126,15 @@ struct {
 	__type(value, struct pd_dcache_val);
 } pd_dcache6 SEC(".maps");
 
+/* Per route realm, 64-bit: bpf_get_route_realm() of the route the packet
+ * leaves by. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, PD_MAX_REALMS);
+	__type(key, __u32);
+	__type(value, struct pd_realm_stats);
+} pd_realm_stats SEC(".maps");
+
 /*
  * Never read here: the daemon replaces pd_sync[0] after bumping the epoch, and
  * that update returns only after an RCU grace period, i.e. once no program run

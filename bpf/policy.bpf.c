@@ -89,6 +89,36 @@ static __always_inline void pd_count(struct pd_counters *c, __u64 packets, __u64
 	}
 }
 
+/*
+ * Route realms (SPEC: these statistics extend realms): 64-bit counters per
+ * realm of the route the packet leaves by. Only routes with a realm pay
+ * for the lookup; a realm's first packet on a CPU inserts its entry (a full
+ * table leaves that realm uncounted: PD_MAX_REALMS is far above what
+ * routers use).
+ */
+static __always_inline void pd_count_realm(struct __sk_buff *skb, __u64 packets, __u64 bytes,
+					   int drop)
+{
+	__u32 realm = bpf_get_route_realm(skb);
+	struct pd_realm_stats *rs, init = {};
+
+	if (!realm)
+		return;
+	rs = bpf_map_lookup_elem(&pd_realm_stats, &realm);
+	if (!rs) {
+		bpf_map_update_elem(&pd_realm_stats, &realm, &init, BPF_NOEXIST);
+		rs = bpf_map_lookup_elem(&pd_realm_stats, &realm);
+		if (!rs)
+			return;
+	}
+	rs->packets += packets;
+	rs->bytes += bytes;
+	if (drop) {
+		rs->dropped_packets += packets;
+		rs->dropped_bytes += bytes;
+	}
+}
+
 /* The trie's answer for @key in the generation key->gen: a policy slot or PD_SLOT_NONE. */
 static __always_inline __u32 pd_dest_lookup(const struct pd_dest_key *key)
 {
@@ -340,6 +370,7 @@ count:
 	rst = bpf_map_lookup_elem(&pd_rule_stats, &counter);
 	if (rst)
 		pd_count(rst, packets, bytes, drop, would_drop, reason, table_full);
+	pd_count_realm(skb, packets, bytes, drop);
 
 	return drop ? BPF_DROP : BPF_OK;
 }

@@ -42,6 +42,7 @@
 #define PD_MAP_RULE_BUCKETS "pd_rule_buckets"
 #define PD_MAP_HOSTS "pd_hosts"
 #define PD_MAP_POLICY_QUOTA "pd_policy_quota"
+#define PD_MAP_REALM_STATS "pd_realm_stats"
 #define PD_MAP_HOST_BUCKETS "pd_host_buckets"
 #define PD_MAP_DCACHE4 "pd_dcache4"
 #define PD_MAP_DCACHE6 "pd_dcache6"
@@ -276,6 +277,20 @@ struct pd_policy_quota {
 	__u64 used;
 };
 
+/*
+ * pd_realm_stats (PERCPU_HASH, key __u32 realm, PD_MAX_REALMS): 64-bit
+ * counters per route realm (the kernel's own realm accounting is 32-bit and
+ * IPv4-only). Realm 0 (none) is not counted.
+ */
+#define PD_MAX_REALMS 4096
+
+struct pd_realm_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 dropped_packets;
+	__u64 dropped_bytes;
+};
+
 /* pd_policy.flags */
 #define PD_POLICY_ACTIVE (1u << 0)
 #define PD_POLICY_MONITOR (1u << 1) /* evaluate and count; a drop verdict passes (would-drop) */
@@ -337,6 +352,7 @@ _Static_assert(sizeof(struct pd_policy) == 16 + sizeof(struct pd_quota) + sizeof
 						   PD_MAX_RULES * sizeof(struct pd_rule),
 	       "pd_policy size");
 _Static_assert(sizeof(struct pd_quota) == 24, "pd_quota size");
+_Static_assert(sizeof(struct pd_realm_stats) == 32, "pd_realm_stats size");
 _Static_assert(sizeof(struct pd_block) == 32, "pd_block size");
 _Static_assert(sizeof(struct pd_hosts_key) == 24, "pd_hosts_key size");
 _Static_assert(sizeof(struct pd_host_state) == 48, "pd_host_state size");

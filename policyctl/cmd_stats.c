@@ -250,6 +250,42 @@ out:
 	return err;
 }
 
+/* Route realms (stats --realms): 64-bit counters per realm. */
+static int print_realms(const json_t *realms)
+{
+	static const char *const headers[] = { "REALM", "PACKETS", "BYTES", "DROPPED",
+					       "DROPPED-BYTES" };
+	static const enum out_align align[] = { OUT_RIGHT, OUT_RIGHT, OUT_RIGHT, OUT_RIGHT,
+						OUT_RIGHT };
+	struct out_table *t;
+	const json_t *r;
+	int err = -ENOMEM;
+	size_t i;
+
+	if (!json_array_size(realms))
+		return 0;
+	t = out_table_of(headers, align);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(realms, i, r) {
+		char realm[32], packets[32], bytes[32], dp[32], db[32];
+		const char *cells[] = { out_num(r, "realm", realm, sizeof(realm)),
+					out_num(r, "packets", packets, sizeof(packets)),
+					out_num(r, "bytes", bytes, sizeof(bytes)),
+					out_num(r, "dropped_packets", dp, sizeof(dp)),
+					out_num(r, "dropped_bytes", db, sizeof(db)) };
+
+		if (out_table_row(t, cells))
+			goto out;
+	}
+	putchar('\n');
+	out_table_print(t, "");
+	err = 0;
+out:
+	out_table_free(t);
+	return err;
+}
+
 /* Quotas of the selected policies: the budget, and its use when it is one
  * for the policy (a per-host quota's use is in the hosts table). */
 static int print_quotas(const json_t *quotas)
@@ -341,7 +377,7 @@ static int print_stats(const json_t *res)
 	putchar('\n');
 	if (print_totals(out_obj(res, "totals")) || print_rules(out_arr(res, "rules")) ||
 	    print_hosts(out_arr(res, "hosts")) || print_quotas(out_arr(res, "quotas")) ||
-	    print_histogram(out_arr(res, "histogram")))
+	    print_realms(out_arr(res, "realms")) || print_histogram(out_arr(res, "histogram")))
 		goto nomem;
 	return CTL_EXIT_OK;
 nomem:
@@ -365,6 +401,8 @@ static int call_for_target(const struct ctl *ctl, const char *command, int argc,
 	} else {
 		args = json_object();
 	}
+	if (args && ctl->realms)
+		json_object_set_new(args, "realms", json_true());
 	if (!args) {
 		ctl_err("out of memory");
 		return CTL_EXIT_FAIL;

@@ -99,10 +99,13 @@ static const struct ctl_command commands[] = {
 	},
 	{
 		.name = "stats",
-		.args = "[PREFIX|ADDRESS|POLICY]",
+		.args = "[PREFIX|ADDRESS|POLICY] [--realms]",
 		.summary = "counters: totals, drop reasons, rules, lengths",
 		.description =
 			"Show the counters of the policies covering PREFIX or ADDRESS, of POLICY, or of all.",
+		.option_help =
+			"      --realms       also the 64-bit counters of every route realm\n",
+		.options = CTL_OPT_REALMS,
 		.max_args = 1,
 		.run = cmd_stats,
 	},
@@ -228,6 +231,7 @@ enum {
 	OPT_DRY_RUN,
 	OPT_DIFF,
 	OPT_CONFIRM,
+	OPT_REALMS,
 };
 
 static const struct option long_options[] = {
@@ -238,6 +242,7 @@ static const struct option long_options[] = {
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "diff", no_argument, NULL, OPT_DIFF },
 	{ "confirm", required_argument, NULL, OPT_CONFIRM },
+	{ "realms", no_argument, NULL, OPT_REALMS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -262,6 +267,8 @@ static const char *option_name(unsigned int opts)
 		return "--diff";
 	case CTL_OPT_CONFIRM:
 		return "--confirm";
+	case CTL_OPT_REALMS:
+		return "--realms";
 	default:
 		return "?";
 	}
@@ -354,6 +361,10 @@ static int parse_line(int argc, char **argv, struct ctl *ctl, const struct ctl_c
 		case OPT_DIFF:
 			ctl->diff = true;
 			given |= CTL_OPT_DIFF;
+			break;
+		case OPT_REALMS:
+			ctl->realms = true;
+			given |= CTL_OPT_REALMS;
 			break;
 		case OPT_CONFIRM:
 			err = parse_duration(optarg, &ctl->confirm_s);

@@ -32,6 +32,7 @@ enum ctl_exit {
 #define CTL_OPT_DRY_RUN (1u << 0)
 #define CTL_OPT_DIFF (1u << 1)
 #define CTL_OPT_CONFIRM (1u << 2)
+#define CTL_OPT_REALMS (1u << 3)
 
 /* The longest --confirm window: a rollback a day later surprises everyone. */
 #define CTL_CONFIRM_MAX_S 86400
@@ -42,6 +43,7 @@ struct ctl {
 	bool dry_run;
 	bool diff;
 	unsigned int confirm_s; /* apply --confirm, in seconds; 0 = none */
+	bool realms; /* stats --realms */
 };
 
 /* --- client.c ---------------------------------------------------------------- */

@@ -266,9 +266,13 @@ static json_t *cmd_stats(struct daemon *d, json_t *args)
 
 	int ret;
 
-	if (args && json_unpack(args, "{s?s}", "target", &target))
-		return proto_reply_error("EINVAL", "stats takes args {target}");
+	int realms = 0;
+
+	if (args && json_unpack(args, "{s?s, s?b}", "target", &target, "realms", &realms))
+		return proto_reply_error("EINVAL", "stats takes args {target, realms}");
 	ret = stats_collect(d, target, &result, err, sizeof(err));
+	if (!ret && realms)
+		json_object_set_new(result, "realms", stats_realms(d));
 	return reply_from(ret, result, err);
 }
 

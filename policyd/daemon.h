@@ -196,6 +196,8 @@ void confirm_release(struct daemon *d);
 
 /* stats.c */
 int stats_collect(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen);
+/* Every route realm's counters, summed over CPUs: [{realm, packets, ...}]. */
+json_t *stats_realms(struct daemon *d);
 /* Zero the counters of the policies @target selects (as stats). */
 int stats_reset(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen);
 

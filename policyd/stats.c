@@ -293,3 +293,38 @@ int stats_reset(struct daemon *d, const char *target, json_t **result, char *err
 	free(sel);
 	return ret;
 }
+
+json_t *stats_realms(struct daemon *d)
+{
+	struct bpf_map *map = d->skel->maps.pd_realm_stats;
+	int fd = bpf_map__fd(map);
+	struct pd_realm_stats *vals = calloc(d->ncpus, sizeof(*vals));
+	json_t *realms = json_array();
+	__u32 key, next;
+	void *prev = NULL;
+
+	if (!vals)
+		return realms;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct pd_realm_stats sum = {};
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &next, vals))
+			continue;
+		for (int cpu = 0; cpu < d->ncpus; cpu++) {
+			sum.packets += vals[cpu].packets;
+			sum.bytes += vals[cpu].bytes;
+			sum.dropped_packets += vals[cpu].dropped_packets;
+			sum.dropped_bytes += vals[cpu].dropped_bytes;
+		}
+		json_array_append_new(
+			realms,
+			json_pack("{s:I, s:I, s:I, s:I, s:I}", "realm", (json_int_t)next, "packets",
+				  (json_int_t)sum.packets, "bytes", (json_int_t)sum.bytes,
+				  "dropped_packets", (json_int_t)sum.dropped_packets,
+				  "dropped_bytes", (json_int_t)sum.dropped_bytes));
+	}
+	free(vals);
+	return realms;
+}

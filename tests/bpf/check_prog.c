@@ -69,6 +69,25 @@ START_TEST(test_dport_single)
 }
 END_TEST
 
+/* Under BPF_PROG_TEST_RUN no route is attached: bpf_get_route_realm() is 0,
+ * and realm 0 (no realm) is never counted. The realm counters themselves
+ * are tested with real routes in tests/integration/test_realms.sh. */
+START_TEST(test_no_realm_not_counted)
+{
+	struct pd_policy pol;
+	struct pkt p;
+	__u32 key;
+
+	policy_init(&pol, PD_PASS, 100);
+	install(&pol);
+	pkt_v4(&p, HOST4_B, IPPROTO_UDP, 53, 60);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	ck_assert_uint_eq(rule_stats(100).packets, 1);
+	ck_assert_int_ne(bpf_map_get_next_key(bpf_map__fd(skel->maps.pd_realm_stats), NULL, &key),
+			 0);
+}
+END_TEST
+
 START_TEST(test_dport_range_and_list)
 {
 	static const struct {
@@ -1007,6 +1026,7 @@ static Suite *prog_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_dport_single);
+	tcase_add_test(tc, test_no_realm_not_counted);
 	tcase_add_test(tc, test_dport_range_and_list);
 	tcase_add_test(tc, test_dport_last_range);
 	tcase_add_test(tc, test_dport_needs_ports);
