@@ -252,3 +252,47 @@ int cmd_show(const struct ctl *ctl, int argc, char **argv)
 	json_decref(res);
 	return status;
 }
+
+/* 'routes': every route the policies own, and whether it is in place. */
+int cmd_routes(const struct ctl *ctl, int argc, char **argv)
+{
+	static const char *const headers[] = { "POLICY", "DESTINATION", "ORIGIN", "STATE",
+					       "ROUTE" };
+	static const enum out_align align[] = { OUT_LEFT, OUT_LEFT, OUT_LEFT, OUT_LEFT, OUT_LEFT };
+	struct out_table *t = NULL;
+	json_t *res = NULL;
+	const json_t *r;
+	size_t i;
+	int status;
+
+	status = ctl_call(ctl, "routes", NULL, &res);
+	if (status != CTL_EXIT_OK)
+		return status;
+	if (ctl->json) {
+		status = out_json(res);
+		goto out;
+	}
+	t = out_table_of(headers, align);
+	if (!t)
+		goto nomem;
+	json_array_foreach(out_arr(res, "routes"), i, r) {
+		bool in = json_is_true(json_object_get(r, "installed"));
+		const char *cells[] = { out_str(r, "policy"), out_str(r, "dst"),
+					out_str(r, "origin"), in ? "installed" : "MISSING",
+					out_str(r, "route") };
+
+		if (out_table_row(t, cells))
+			goto nomem;
+	}
+	printf("encap: bpf out %s\n\n", out_str(res, "encap"));
+	out_table_print(t, "");
+	status = out_finish(CTL_EXIT_OK);
+	goto out;
+nomem:
+	ctl_err("out of memory");
+	status = CTL_EXIT_FAIL;
+out:
+	out_table_free(t);
+	json_decref(res);
+	return status;
+}

@@ -129,6 +129,14 @@ static const struct ctl_command commands[] = {
 		.run = cmd_unblock,
 	},
 	{
+		.name = "routes",
+		.args = "",
+		.summary = "the routes policies own, and whether each is in place",
+		.description =
+			"List every route the applied policies own (replaced or added), with the route as installed and whether the kernel still has it with policyd's program.",
+		.run = cmd_routes,
+	},
+	{
 		.name = "status",
 		.args = "",
 		.summary = "daemon, BPF program, map fill levels",

@@ -131,5 +131,6 @@ int cmd_stats(const struct ctl *ctl, int argc, char **argv);
 int cmd_reset(const struct ctl *ctl, int argc, char **argv);
 int cmd_status(const struct ctl *ctl, int argc, char **argv);
 int cmd_unblock(const struct ctl *ctl, int argc, char **argv);
+int cmd_routes(const struct ctl *ctl, int argc, char **argv);
 
 #endif

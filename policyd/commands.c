@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -176,6 +177,48 @@ static json_t *routes_json(const struct applied_policy *ap)
 	return a;
 }
 
+/* Every route the policies own, and whether the kernel has it as installed
+ * (with this program's encap): what 'ip route' alone cannot tell. */
+static json_t *cmd_routes(struct daemon *d, json_t *args)
+{
+	struct route_info *live = NULL;
+	char pbuf[PREFIX_STR_MAX], rbuf[256], obuf[256];
+	json_t *routes = json_array();
+	size_t n = 0;
+	int err;
+
+	err = route_list_owned(d->rt, &live, &n);
+	if (err) {
+		json_decref(routes);
+		return proto_reply_error("EIO", "cannot list the routes: %s", strerror(-err));
+	}
+	for (size_t i = 0; i < d->set.n; i++) {
+		const struct applied_policy *ap = d->set.v[i];
+
+		for (size_t j = 0; j < ap->nroutes; j++) {
+			const struct owned_route *o = &ap->routes[j];
+			bool present = false;
+
+			for (size_t k = 0; k < n && !present; k++)
+				present = prefix_equal(&live[k].dst, &o->dst) &&
+					  live[k].table == o->installed.table &&
+					  strcmp(live[k].encap_name, d->route_name) == 0;
+			route_info_format(&o->installed, rbuf, sizeof(rbuf));
+			if (o->replaced)
+				route_info_format(&o->original, obuf, sizeof(obuf));
+			json_array_append_new(
+				routes, json_pack("{s:s, s:s, s:s, s:b, s:s, s:s?}", "policy",
+						  ap->pol->name, "dst",
+						  prefix_format(&o->dst, false, pbuf, sizeof(pbuf)),
+						  "origin", o->replaced ? "replaced" : "added",
+						  "installed", present, "route", rbuf, "original",
+						  o->replaced ? obuf : NULL));
+		}
+	}
+	free(live);
+	return proto_reply_ok(json_pack("{s:s, s:o}", "encap", d->route_name, "routes", routes));
+}
+
 static json_t *cmd_list(struct daemon *d, json_t *args)
 {
 	json_t *pols = json_array();
@@ -300,6 +343,7 @@ static const struct {
 	{ "apply", cmd_apply },	    { "remove", cmd_remove }, { "list", cmd_list },
 	{ "show", cmd_show },	    { "stats", cmd_stats },   { "status", cmd_status },
 	{ "confirm", cmd_confirm }, { "reset", cmd_reset },   { "unblock", cmd_unblock },
+	{ "routes", cmd_routes },
 };
 
 json_t *cmd_dispatch(struct daemon *d, const char *command, json_t *args)

@@ -81,3 +81,9 @@ assert_eq "show rules" "dns block-high ping ping6" \
 	"$("$POLICYCTL" --json show t | jq -r '[.compiled.rules[].name] | join(" ")')"
 assert_eq "status routes" 3 "$("$POLICYCTL" --json status | jq .routes)"
 "$POLICYCTL" stats 198.18.2.0/24 | grep -q dns || fail "human stats output lacks the rule table"
+
+# routes: every owned route, in place with this program.
+assert_eq "routes command" "3 installed" \
+	"$("$POLICYCTL" --json routes | jq -r '[.routes[] | select(.installed)] | "\(length) installed"')"
+"$POLICYCTL" routes | grep -Eq '^t +198.18.2.0/24 +replaced +installed ' ||
+	fail "routes table: $("$POLICYCTL" routes)"
