@@ -370,7 +370,8 @@ count:
 	rst = bpf_map_lookup_elem(&pd_rule_stats, &counter);
 	if (rst)
 		pd_count(rst, packets, bytes, drop, would_drop, reason, table_full);
-	pd_count_realm(skb, packets, bytes, drop);
+	if (cfg->flags & PD_CONFIG_REALMS)
+		pd_count_realm(skb, packets, bytes, drop);
 
 	return drop ? BPF_DROP : BPF_OK;
 }

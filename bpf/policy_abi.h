@@ -72,8 +72,12 @@ enum pd_reason {
  */
 struct pd_config {
 	__u32 epoch;
-	__u32 pad;
+	__u32 flags; /* PD_CONFIG_*, written with the epoch */
 };
+
+/* Some route of the applied set has a realm: count realms (the helper call
+ * is paid only then). */
+#define PD_CONFIG_REALMS (1u << 0)
 
 /*
  * pd_dcache4 (key: IPv4 address, network order, as a __u32) and pd_dcache6

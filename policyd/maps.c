@@ -415,10 +415,21 @@ static int wait_for_packets_in_flight(struct daemon *d)
 	return err;
 }
 
+/* Does a route of @set carry a realm (so the program must count realms)? */
+static bool set_has_realm(const struct policy_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t j = 0; j < set->v[i]->nroutes; j++)
+			if (set->v[i]->routes[j].installed.has_realm)
+				return true;
+	return false;
+}
+
 int maps_commit(struct daemon *d, const struct policy_set *set, const struct policy_set *old)
 {
 	uint32_t cur = d->epoch % PD_GENERATIONS, next = (d->epoch + 1) % PD_GENERATIONS;
-	struct pd_config cfg = { .epoch = d->epoch + 1 };
+	struct pd_config cfg = { .epoch = d->epoch + 1,
+				 .flags = set_has_realm(set) ? PD_CONFIG_REALMS : 0 };
 	__u32 zero = 0;
 	int err;
 

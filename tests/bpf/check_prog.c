@@ -70,7 +70,7 @@ START_TEST(test_dport_single)
 END_TEST
 
 /* Under BPF_PROG_TEST_RUN no route is attached: bpf_get_route_realm() is 0,
- * and realm 0 (no realm) is never counted. The realm counters themselves
+ * and realm 0 (no realm) is never counted, even with realm counting on. The realm counters themselves
  * are tested with real routes in tests/integration/test_realms.sh. */
 START_TEST(test_no_realm_not_counted)
 {
@@ -78,8 +78,15 @@ START_TEST(test_no_realm_not_counted)
 	struct pkt p;
 	__u32 key;
 
+	__u32 zero = 0;
+	struct pd_config cfg;
+
 	policy_init(&pol, PD_PASS, 100);
 	install(&pol);
+	/* Realm counting on, as the daemon sets it when a route has a realm. */
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_config), &zero, &cfg), 0);
+	cfg.flags |= PD_CONFIG_REALMS;
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.pd_config), &zero, &cfg, 0), 0);
 	pkt_v4(&p, HOST4_B, IPPROTO_UDP, 53, 60);
 	ck_assert_int_eq(run(&p), BPF_OK);
 	ck_assert_uint_eq(rule_stats(100).packets, 1);
