@@ -206,117 +206,51 @@ out:
 	return err;
 }
 
-/* Hosts are not counted by this version's daemon; print them if a newer one
- * sends some. */
 /*
  * Hosts with per-host state: a rate-limit bucket (rule, tokens left), or a
- * policy's quota use and block state. A column a row has nothing for
- * shows "-".
+ * policy's quota use and block state; "-" where a row has nothing.
  */
 static int print_hosts(const json_t *hosts)
 {
-	static const char *const headers[] = { "HOST",	     "POLICY",	      "RULE",  "AVAILABLE",
-					       "QUOTA-USED", "BLOCKED-UNTIL", "BLOCKS" };
-	static const enum out_align align[] = { OUT_LEFT,  OUT_LEFT, OUT_LEFT, OUT_RIGHT,
-						OUT_RIGHT, OUT_LEFT, OUT_RIGHT };
-	struct out_table *t;
-	const json_t *h;
-	int err = -ENOMEM;
-	size_t i;
+	static const struct out_column cols[] = {
+		{ "HOST", "address", false },
+		{ "POLICY", "policy", false },
+		{ "RULE", "rule", false },
+		{ "AVAILABLE", "available", true },
+		{ "QUOTA-USED", "quota_used", true },
+		{ "BLOCKED-UNTIL", "blocked_until", false },
+		{ "BLOCKS", "blocks", true },
+	};
 
-	if (!json_array_size(hosts))
-		return 0;
-	t = out_table_of(headers, align);
-	if (!t)
-		return -ENOMEM;
-	json_array_foreach(hosts, i, h) {
-		char avail[32], used[32], blocks[32];
-		const char *cells[] = { out_str(h, "address"),
-					out_str(h, "policy"),
-					out_str(h, "rule"),
-					out_num(h, "available", avail, sizeof(avail)),
-					out_num(h, "quota_used", used, sizeof(used)),
-					out_str(h, "blocked_until"),
-					out_num(h, "blocks", blocks, sizeof(blocks)) };
-
-		if (out_table_row(t, cells))
-			goto out;
-	}
-	putchar('\n');
-	out_table_print(t, "");
-	err = 0;
-out:
-	out_table_free(t);
-	return err;
+	return out_print_columns(hosts, cols, ARRAY_SIZE(cols));
 }
 
 /* Route realms (stats --realms): 64-bit counters per realm. */
 static int print_realms(const json_t *realms)
 {
-	static const char *const headers[] = { "REALM", "PACKETS", "BYTES", "DROPPED",
-					       "DROPPED-BYTES" };
-	static const enum out_align align[] = { OUT_RIGHT, OUT_RIGHT, OUT_RIGHT, OUT_RIGHT,
-						OUT_RIGHT };
-	struct out_table *t;
-	const json_t *r;
-	int err = -ENOMEM;
-	size_t i;
+	static const struct out_column cols[] = {
+		{ "REALM", "realm", true },
+		{ "PACKETS", "packets", true },
+		{ "BYTES", "bytes", true },
+		{ "DROPPED", "dropped_packets", true },
+		{ "DROPPED-BYTES", "dropped_bytes", true },
+	};
 
-	if (!json_array_size(realms))
-		return 0;
-	t = out_table_of(headers, align);
-	if (!t)
-		return -ENOMEM;
-	json_array_foreach(realms, i, r) {
-		char realm[32], packets[32], bytes[32], dp[32], db[32];
-		const char *cells[] = { out_num(r, "realm", realm, sizeof(realm)),
-					out_num(r, "packets", packets, sizeof(packets)),
-					out_num(r, "bytes", bytes, sizeof(bytes)),
-					out_num(r, "dropped_packets", dp, sizeof(dp)),
-					out_num(r, "dropped_bytes", db, sizeof(db)) };
-
-		if (out_table_row(t, cells))
-			goto out;
-	}
-	putchar('\n');
-	out_table_print(t, "");
-	err = 0;
-out:
-	out_table_free(t);
-	return err;
+	return out_print_columns(realms, cols, ARRAY_SIZE(cols));
 }
 
 /* Quotas of the selected policies: the budget, and its use when it is one
  * for the policy (a per-host quota's use is in the hosts table). */
 static int print_quotas(const json_t *quotas)
 {
-	static const char *const headers[] = { "POLICY", "QUOTA", "USED", "PERIOD-ENDS" };
-	static const enum out_align align[] = { OUT_LEFT, OUT_LEFT, OUT_RIGHT, OUT_LEFT };
-	struct out_table *t;
-	const json_t *q;
-	int err = -ENOMEM;
-	size_t i;
+	static const struct out_column cols[] = {
+		{ "POLICY", "policy", false },
+		{ "QUOTA", "quota", false },
+		{ "USED", "used", true },
+		{ "PERIOD-ENDS", "period_ends", false },
+	};
 
-	if (!json_array_size(quotas))
-		return 0;
-	t = out_table_of(headers, align);
-	if (!t)
-		return -ENOMEM;
-	json_array_foreach(quotas, i, q) {
-		char used[32];
-		const char *cells[] = { out_str(q, "policy"), out_str(q, "quota"),
-					out_num(q, "used", used, sizeof(used)),
-					out_str(q, "period_ends") };
-
-		if (out_table_row(t, cells))
-			goto out;
-	}
-	putchar('\n');
-	out_table_print(t, "");
-	err = 0;
-out:
-	out_table_free(t);
-	return err;
+	return out_print_columns(quotas, cols, ARRAY_SIZE(cols));
 }
 
 static int print_histogram(const json_t *hist)

@@ -304,3 +304,39 @@ void out_table_free(struct out_table *t)
 	free(t->align);
 	free(t);
 }
+
+int out_print_columns(const json_t *rows, const struct out_column *cols, size_t ncols)
+{
+	const char *headers[OUT_COLUMNS_MAX];
+	enum out_align align[OUT_COLUMNS_MAX];
+	char nums[OUT_COLUMNS_MAX][32];
+	const char *cells[OUT_COLUMNS_MAX];
+	struct out_table *t;
+	const json_t *row;
+	int err = -ENOMEM;
+	size_t i;
+
+	if (!json_array_size(rows) || ncols > OUT_COLUMNS_MAX)
+		return 0;
+	for (size_t c = 0; c < ncols; c++) {
+		headers[c] = cols[c].header;
+		align[c] = cols[c].number ? OUT_RIGHT : OUT_LEFT;
+	}
+	t = out_table_new(ncols, headers, align);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(rows, i, row) {
+		for (size_t c = 0; c < ncols; c++)
+			cells[c] = cols[c].number ?
+					   out_num(row, cols[c].key, nums[c], sizeof(nums[c])) :
+					   out_str(row, cols[c].key);
+		if (out_table_row(t, cells))
+			goto out;
+	}
+	putchar('\n');
+	out_table_print(t, "");
+	err = 0;
+out:
+	out_table_free(t);
+	return err;
+}

@@ -111,6 +111,19 @@ int out_table_row(struct out_table *t, const char *const *cells);
 void out_table_print(const struct out_table *t, const char *indent);
 void out_table_free(struct out_table *t);
 
+/* A column of a table printed straight from a JSON array of objects. */
+struct out_column {
+	const char *header;
+	const char *key;
+	bool number; /* an integer, right-aligned; else a string */
+};
+#define OUT_COLUMNS_MAX 16
+
+/* Print @rows (objects) after a blank line as a table of @ncols (at most
+ * OUT_COLUMNS_MAX) columns, "-" where a row lacks a key; nothing for an
+ * empty array. Returns 0 or -ENOMEM. */
+int out_print_columns(const json_t *rows, const struct out_column *cols, size_t ncols);
+
 /* --- cmd_stats.c -------------------------------------------------------------- */
 
 /* Check the syntax of a stats/reset target (a prefix, an address or a policy
