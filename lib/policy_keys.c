@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,9 +38,15 @@ static int cmp_prefix(const struct prefix *a, const struct prefix *b)
 	return 0;
 }
 
+/* A prefix and its index in the file. */
+struct indexed_prefix {
+	struct prefix p;
+	size_t i;
+};
+
 static int cmp_indexed(const void *a, const void *b)
 {
-	const struct policy_indexed_prefix *x = a, *y = b;
+	const struct indexed_prefix *x = a, *y = b;
 	int c = cmp_prefix(&x->p, &y->p);
 
 	if (c)
@@ -47,17 +54,23 @@ static int cmp_indexed(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/*
- * Sort @v (n entries) and find the repeat that comes first in the file:
- * *@dup is its index, *@first that of the original. Sorting keeps this
- * O(n log n) for the largest policies.
- */
-bool policy_keys_find_duplicate(struct policy_indexed_prefix *v, size_t n, size_t *dup,
-				size_t *first)
+/* Sorting keeps this O(n log n) for the largest policies. */
+int policy_keys_find_duplicate(const void *base, size_t n, size_t stride, size_t *dup,
+			       size_t *first)
 {
+	struct indexed_prefix *v;
 	bool found = false;
 	size_t i;
 
+	if (n < 2)
+		return 0;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		memcpy(&v[i].p, (const char *)base + i * stride, sizeof(v[i].p));
+		v[i].i = i;
+	}
 	qsort(v, n, sizeof(*v), cmp_indexed);
 	for (i = 1; i < n; i++) {
 		/* Only the second of a run can be the earliest repeat of it. */
@@ -70,6 +83,7 @@ bool policy_keys_find_duplicate(struct policy_indexed_prefix *v, size_t n, size_
 			found = true;
 		}
 	}
+	free(v);
 	return found;
 }
 
@@ -192,23 +206,19 @@ static int read_route(struct policy_reader *r)
 	return 0;
 }
 
+/* 'to' leads struct policy_route: the routes are a strided prefix array. */
+_Static_assert(offsetof(struct policy_route, to) == 0, "policy_route.to first");
+
 static int check_route_duplicates(struct policy_reader *r)
 {
 	const struct policy *p = r->p;
-	struct policy_indexed_prefix *v;
 	char text[PREFIX_STR_MAX];
-	size_t i, dup, first;
-	bool found;
+	size_t dup, first;
+	int found;
 
-	if (p->nroutes < 2)
-		return 0;
-	v = calloc(p->nroutes, sizeof(*v));
-	if (!v)
+	found = policy_keys_find_duplicate(p->routes, p->nroutes, sizeof(*p->routes), &dup, &first);
+	if (found < 0)
 		return policy_reader_nomem(r);
-	for (i = 0; i < p->nroutes; i++)
-		v[i] = (struct policy_indexed_prefix){ .p = p->routes[i].to, .i = i };
-	found = policy_keys_find_duplicate(v, p->nroutes, &dup, &first);
-	free(v);
 	if (found)
 		return policy_reader_fail(
 			r, &r->route_to_pos[dup], "duplicate route to '%s' (first at %u:%u)",
@@ -376,20 +386,13 @@ static int read_destination(struct policy_reader *r)
 static int check_destination_duplicates(struct policy_reader *r)
 {
 	const struct policy *p = r->p;
-	struct policy_indexed_prefix *v;
 	char text[PREFIX_STR_MAX];
-	size_t i, dup, first;
-	bool found;
+	size_t dup, first;
+	int found;
 
-	if (p->ndests < 2)
-		return 0;
-	v = calloc(p->ndests, sizeof(*v));
-	if (!v)
+	found = policy_keys_find_duplicate(p->dests, p->ndests, sizeof(*p->dests), &dup, &first);
+	if (found < 0)
 		return policy_reader_nomem(r);
-	for (i = 0; i < p->ndests; i++)
-		v[i] = (struct policy_indexed_prefix){ .p = p->dests[i], .i = i };
-	found = policy_keys_find_duplicate(v, p->ndests, &dup, &first);
-	free(v);
 	if (found)
 		return policy_reader_fail(r, &p->dest_pos[dup],
 					  "duplicate destination '%s' (first at %u:%u)",

@@ -202,20 +202,14 @@ static int add_src_item(struct policy_reader *r, struct rule_state *rs)
 
 static int check_src_duplicates(struct policy_reader *r, const struct policy_rule *rule)
 {
-	struct policy_indexed_prefix *v;
 	char text[PREFIX_STR_MAX];
-	size_t i, dup, first;
-	bool found;
+	size_t dup, first;
+	int found;
 
-	if (rule->nsrcs < 2)
-		return 0;
-	v = calloc(rule->nsrcs, sizeof(*v));
-	if (!v)
+	found = policy_keys_find_duplicate(rule->srcs, rule->nsrcs, sizeof(*rule->srcs), &dup,
+					   &first);
+	if (found < 0)
 		return policy_reader_nomem(r);
-	for (i = 0; i < rule->nsrcs; i++)
-		v[i] = (struct policy_indexed_prefix){ .p = rule->srcs[i], .i = i };
-	found = policy_keys_find_duplicate(v, rule->nsrcs, &dup, &first);
-	free(v);
 	if (found)
 		return policy_reader_fail(
 			r, &r->src_pos[dup], "duplicate src '%s' (first at %u:%u)",

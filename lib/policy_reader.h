@@ -106,18 +106,14 @@ int policy_reader_mapping(struct policy_reader *r, const struct policy_mapping *
  * and check what spans keys. */
 int policy_keys_read(struct policy_reader *r);
 
-/* A prefix and its index in the file, for policy_keys_find_duplicate(). */
-struct policy_indexed_prefix {
-	struct prefix p;
-	size_t i;
-};
-
 /*
- * policy_keys.c: sort @v (n entries) and find the repeat that comes first in
- * the file: *@dup is its index, *@first that of the original.
+ * policy_keys.c: the repeat that comes first in the file among @n prefixes,
+ * the first at @base and each @stride bytes after the one before (a prefix
+ * array, or the first member of an array of structs): *@dup is its index,
+ * *@first that of the original. Returns 1 when found, 0, or -ENOMEM.
  */
-bool policy_keys_find_duplicate(struct policy_indexed_prefix *v, size_t n, size_t *dup,
-				size_t *first);
+int policy_keys_find_duplicate(const void *base, size_t n, size_t stride, size_t *dup,
+			       size_t *first);
 
 /* policy_keys_rule.c: the top level's 'rules', a key reader. */
 int policy_keys_rules(struct policy_reader *r, void *obj, const struct policy_pos *key);
