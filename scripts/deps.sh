@@ -8,7 +8,7 @@ set -eu
 PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool linux-libc-dev \
 libnl-3-dev libnl-route-3-dev libyaml-dev libjansson-dev check \
 mandoc iproute2 nftables iputils-ping netcat-openbsd jq valgrind clang-format \
-iperf3"
+iperf3 libmicrohttpd-dev libpcap-dev tcpdump curl prometheus"
 
 missing=""
 for p in $PKGS; do
@@ -26,5 +26,16 @@ fi
 echo "scripts/deps.sh: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Only promtool of the prometheus package is wanted (the tests check the
+# metrics with it): keep its server, and any other service, from starting.
+rcd=/usr/sbin/policy-rc.d
+made_rcd=0
+if [ ! -e "$rcd" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$rcd"
+	chmod 755 "$rcd"
+	made_rcd=1
+fi
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get install -y -qq --no-install-recommends $missing >/dev/null || status=$?
+[ "$made_rcd" = 1 ] && rm -f "$rcd"
+exit "${status:-0}"
