@@ -2,13 +2,14 @@
 /*
  * Data-path benchmark (SPEC §8): ns/packet under BPF_PROG_TEST_RUN for an empty
  * LWT_OUT program (the floor), the kernel document's histogram example, and the
- * policy program with 1, 1,000 and 100,000 destination prefixes (destination
- * cache hit), plus, at 100,000, its cache-miss path, a new host on every packet,
- * the trie alone, a per-host rate limit on the matching rule, and that limit with
- * a per-host quota and a block on drops, in one run.
+ * policy program with 1, 1,000 and 100,000 destination prefixes (per-host table
+ * hit), plus, at 100,000, its miss path, a new host on every packet, the trie
+ * alone, a per-host rate limit on the matching rule, that limit with a per-host
+ * quota and a block on drops, and sampling one packet in 1,000, in one run.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,15 +47,20 @@
 /* Values of the policy program's pd_cache_off (bpf/policy.bpf.c). */
 #define CACHE_ON 0
 #define CACHE_BYPASS 1 /* the trie on every packet */
-#define CACHE_NO_HITS 2 /* every hit ignored: lookup, trie and insert on every packet */
+#define CACHE_NO_HITS 2 /* every hit ignored: lookup, trie, insert, lookup on every packet */
 #define CACHE_NEW_HOSTS 3 /* the cache sees a random address: a new host on every packet */
+
+/* The sampling variant: one packet in SAMPLE_EVERY, SAMPLE_SNAPLEN bytes of it. */
+#define SAMPLE_EVERY 1000
+#define SAMPLE_SNAPLEN 128
 
 /*
  * The policy programs measured, each with its own maps. test_run repeats one
  * packet, so with the cache on every run after the first is a hit. The miss path
- * is measured by a build that ignores hits (its insert replaces the one entry: a
- * free-list pop and push), and traffic to ever new hosts by one whose cache key is
- * random (a lookup that misses and an insert that evicts, in a full cache).
+ * is measured by a build that ignores hits (its BPF_NOEXIST insert finds the one
+ * entry: a free-list pop and push, then the second lookup and the claim), and
+ * traffic to ever new hosts by one whose cache key is random (a lookup that
+ * misses and an insert that evicts, in a full table).
  */
 static const struct policy_variant {
 	const char *name;
@@ -62,16 +68,20 @@ static const struct policy_variant {
 	__u32 cache_off;
 	bool limit; /* the matching rule has a per-host packet limit (LIMIT_RATE, LIMIT_BURST) */
 	bool guard; /* and the policy a per-host quota (QUOTA_BYTES) and a block on drops */
+	__u32 sample_every; /* the policy samples one packet in this many (0: none) */
 } variants[] = {
-	{ "policy, cache hit", 1, CACHE_ON, false, false },
-	{ "policy, cache hit", 1000, CACHE_ON, false, false },
-	{ "policy, cache hit", 100000, CACHE_ON, false, false },
-	{ "policy, cache miss path (lookup + trie + insert)", 100000, CACHE_NO_HITS, false, false },
+	{ "policy, cache hit", 1, CACHE_ON, false, false, 0 },
+	{ "policy, cache hit", 1000, CACHE_ON, false, false, 0 },
+	{ "policy, cache hit", 100000, CACHE_ON, false, false, 0 },
+	{ "policy, cache miss path (lookup + trie + insert + lookup)", 100000, CACHE_NO_HITS, false,
+	  false, 0 },
 	{ "policy, a new host every packet (cache full, evicting)", 100000, CACHE_NEW_HOSTS, false,
-	  false },
-	{ "policy, trie only (cache bypassed)", 100000, CACHE_BYPASS, false, false },
-	{ "policy, per-host packet limit on the matching rule", 100000, CACHE_ON, true, false },
-	{ "policy, per-host limit + per-host quota + blocking", 100000, CACHE_ON, true, true },
+	  false, 0 },
+	{ "policy, trie only (cache bypassed)", 100000, CACHE_BYPASS, false, false, 0 },
+	{ "policy, per-host packet limit on the matching rule", 100000, CACHE_ON, true, false, 0 },
+	{ "policy, per-host limit + per-host quota + blocking", 100000, CACHE_ON, true, true, 0 },
+	{ "policy, cache hit, sampling 1 packet in 1000", 100000, CACHE_ON, false, false,
+	  SAMPLE_EVERY },
 };
 #define NPOLICY (sizeof(variants) / sizeof(variants[0]))
 #define NCASES (2 + NPOLICY)
@@ -86,7 +96,8 @@ static const struct policy_variant {
 #define ROW_TRIE_100K 7
 #define ROW_LIMIT_100K 8
 #define ROW_GUARD_100K 9
-_Static_assert(NCASES == ROW_GUARD_100K + 1, "a summary row per case");
+#define ROW_SAMPLE_100K 10
+_Static_assert(NCASES == ROW_SAMPLE_100K + 1, "a summary row per case");
 
 /*
  * The limit of the "limit" variant: 1e9 packets/s, far above what one CPU can
@@ -112,6 +123,7 @@ struct bench_case {
 	const char *name;
 	unsigned int prefixes; /* 0: not a policy program */
 	int prog_fd;
+	struct ring_buffer *events; /* drained between runs, untimed (NULL: none) */
 	double *ns; /* the kernel's per-run figure, one per round */
 	double *wall_ns; /* the same from the clock around the syscall */
 };
@@ -192,7 +204,7 @@ static void rule_set(struct pd_rule *r, __u8 action, __u8 proto, const struct pd
  * @limit, that rule has a per-host packet limit; with @guard, the policy has a
  * per-host quota and a block on drops.
  */
-static void build_policy(struct pd_policy *pol, bool limit, bool guard)
+static void build_policy(struct pd_policy *pol, bool limit, bool guard, __u32 sample_every)
 {
 	static const struct pd_port_range ssh[] = { { 22, 22 } };
 	static const struct pd_port_range web[] = { { 80, 80 }, { 443, 443 } };
@@ -215,6 +227,8 @@ static void build_policy(struct pd_policy *pol, bool limit, bool guard)
 	rule_set(&r[BENCH_MATCH_RULE], PD_PASS, IPPROTO_UDP, app, 3, BENCH_MATCH_RULE);
 	rule_set(&r[7], PD_DROP, IPPROTO_UDP, NULL, 0, 7);
 	pol->nrules = 8;
+	pol->sample_every = sample_every;
+	pol->sample_snaplen = SAMPLE_SNAPLEN;
 	if (limit) {
 		r[BENCH_MATCH_RULE].limit = (struct pd_limit){
 			.kind = PD_LIMIT_PACKETS,
@@ -308,7 +322,7 @@ static int dest_add(int map_fd, uint32_t addr, unsigned int plen)
  * destination; no other prefix contains that address, so the /24 decides.
  */
 static int policy_fill(struct policy_bpf *skel, unsigned int count, bool limit, bool guard,
-		       unsigned int seed)
+		       __u32 sample_every, unsigned int seed)
 {
 	struct pd_config cfg = { .epoch = 0 };
 	uint64_t rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)seed << 17 | seed);
@@ -322,7 +336,7 @@ static int policy_fill(struct policy_bpf *skel, unsigned int count, bool limit, 
 	pol = calloc(1, sizeof(*pol));
 	if (!pol)
 		return -ENOMEM;
-	build_policy(pol, limit, guard);
+	build_policy(pol, limit, guard, sample_every);
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.pd_policies), &idx, pol, BPF_ANY)) {
 		err = -errno;
 		pr_err("pd_policies update: %s\n", strerror(-err));
@@ -433,7 +447,7 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, bool limi
 	bool cached_here = cache_off == CACHE_ON || cache_off == CACHE_NO_HITS, cache_ok;
 	int ncpus = libbpf_num_possible_cpus();
 	__u32 counter = BENCH_MATCH_RULE, retval, dst = htonl(DST_ADDR), cached_addr;
-	struct pd_dcache_val cached = {};
+	struct pd_dcache_val cached = {}, *cpu_vals = NULL;
 	struct pd_counters *vals;
 	__u64 packets = 0;
 	double ns;
@@ -442,8 +456,11 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, bool limi
 	if (ncpus < 0)
 		return ncpus;
 	vals = calloc(ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
+	cpu_vals = calloc(ncpus, sizeof(*cpu_vals));
+	if (!vals || !cpu_vals) {
+		err = -ENOMEM;
+		goto out;
+	}
 	err = run_prog(bpf_program__fd(skel->progs.policyd_out), pkt, len, 1, &retval, &ns, NULL);
 	if (err) {
 		pr_err("test_run: %s\n", strerror(-err));
@@ -462,18 +479,28 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, bool limi
 		err = -EPROTO;
 		goto out;
 	}
-	err = bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_dcache4), &dst, &cached) ? -errno : 0;
+	/* The per-host table is per CPU: the value of the CPU the run took holds the
+	 * host (its address), the others zeros. */
+	err = bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_dcache4), &dst, cpu_vals) ? -errno : 0;
+	for (cpu = 0; !err && cpu < ncpus; cpu++) {
+		memcpy(&cached_addr, cpu_vals[cpu].addr, sizeof(cached_addr));
+		if (cached_addr == dst) {
+			cached = cpu_vals[cpu];
+			break;
+		}
+	}
 	/* An entry not holding its own address is never a hit: the timed runs would miss. */
 	memcpy(&cached_addr, cached.addr, sizeof(cached_addr));
 	if (cached_here)
 		cache_ok = !err && cached.epoch == 0 && cached.slot == BENCH_SLOT &&
-			   cached_addr == dst;
+			   cached_addr == dst && cached.packets == 1 &&
+			   cached.bytes == len - ETH_HLEN;
 	else
 		cache_ok = err == -ENOENT;
 	if (!cache_ok) {
-		pr_err("unexpected cache entry: lookup %s, epoch %u, slot %u, address %s\n",
+		pr_err("unexpected per-host entry: lookup %s, epoch %u, slot %u, address %s, packets %llu\n",
 		       strerror(-err), cached.epoch, cached.slot,
-		       cached_addr == dst ? "right" : "wrong");
+		       cached_addr == dst ? "right" : "wrong", (unsigned long long)cached.packets);
 		err = -EPROTO;
 		goto out;
 	}
@@ -493,7 +520,7 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, bool limi
 	/* New hosts: fill the cache first, so that every timed insert evicts. */
 	if (cache_off == CACHE_NEW_HOSTS) {
 		err = run_prog(bpf_program__fd(skel->progs.policyd_out), pkt, len,
-			       2 * PD_DCACHE4_ENTRIES, &retval, &ns, NULL);
+			       2 * bpf_map__max_entries(skel->maps.pd_dcache4), &retval, &ns, NULL);
 		if (err) {
 			pr_err("test_run: %s\n", strerror(-err));
 			goto out;
@@ -501,8 +528,41 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, bool limi
 	}
 	err = 0;
 out:
+	free(cpu_vals);
 	free(vals);
 	return err;
+}
+
+/* Events lost to a full ring, summed over CPUs (ULLONG_MAX if unreadable). */
+static unsigned long long misc_lost(struct policy_bpf *skel)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	unsigned long long lost = 0;
+	struct pd_misc_stats *vals;
+	__u32 zero = 0;
+	int cpu;
+
+	if (ncpus < 0)
+		return ULLONG_MAX;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals || bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_misc_stats), &zero, vals)) {
+		free(vals);
+		return ULLONG_MAX;
+	}
+	for (cpu = 0; cpu < ncpus; cpu++)
+		lost += vals[cpu].events_lost;
+	free(vals);
+	return lost;
+}
+
+/* Samples drained from a sampling variant's ring (untimed): counted, then dropped. */
+static int sample_seen(void *ctx, void *data, size_t size)
+{
+	const struct pd_event *e = data;
+
+	if (size >= sizeof(*e) && e->type == PD_EV_SAMPLE)
+		++*(unsigned long long *)ctx;
+	return 0;
 }
 
 /* Open, set the cache switch and LRU flavour, load; NULL (errno set) on failure. */
@@ -612,6 +672,7 @@ int main(int argc, char **argv)
 	struct bench_case cases[NCASES] = {};
 	struct empty *empty = NULL;
 	struct hist *hist = NULL;
+	unsigned long long samples = 0, lost;
 	unsigned int i, r, ncases = 0;
 	uint8_t pkt[ETH_HLEN + PKT_IP_LEN];
 	size_t len;
@@ -680,7 +741,7 @@ int main(int argc, char **argv)
 		}
 		pr_info("filling %u prefixes\n", variants[i].prefixes);
 		err = policy_fill(pol[i], variants[i].prefixes, variants[i].limit,
-				  variants[i].guard, o.seed);
+				  variants[i].guard, variants[i].sample_every, o.seed);
 		if (err)
 			goto out;
 		err = policy_check_path(pol[i], variants[i].cache_off, variants[i].limit,
@@ -692,6 +753,15 @@ int main(int argc, char **argv)
 			.prefixes = variants[i].prefixes,
 			.prog_fd = bpf_program__fd(pol[i]->progs.policyd_out),
 		};
+		if (variants[i].sample_every) {
+			cases[ncases - 1].events = ring_buffer__new(
+				bpf_map__fd(pol[i]->maps.pd_events), sample_seen, &samples, NULL);
+			if (!cases[ncases - 1].events) {
+				err = -errno;
+				pr_err("ring buffer of %s: %s\n", variants[i].name, strerror(-err));
+				goto out;
+			}
+		}
 	}
 	for (i = 0; i < ncases; i++) {
 		cases[i].ns = calloc(o.rounds, sizeof(double));
@@ -718,6 +788,10 @@ int main(int argc, char **argv)
 				err = -EPROTO;
 				goto out;
 			}
+			/* A run's samples fit the ring (repeat / SAMPLE_EVERY records):
+			 * drained now, none is lost. */
+			if (cases[i].events)
+				ring_buffer__consume(cases[i].events);
 		}
 	}
 	/* test_run reports only the last verdict: the limit and quota must have dropped none. */
@@ -731,9 +805,27 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* The sampling row must have sampled, about repeat / SAMPLE_EVERY per run, and lost none. */
+	for (i = 0; i < NPOLICY; i++) {
+		if (!variants[i].sample_every)
+			continue;
+		lost = misc_lost(pol[i]);
+		if (!samples || lost) {
+			pr_err("%s: %llu samples, %llu lost\n", variants[i].name, samples, lost);
+			err = -EPROTO;
+			goto out;
+		}
+	}
 	print_table(&o, cases, ncases);
+	printf("Sampling 1 in %u (%u bytes each): %.1f ns more than the cache hit; %llu samples "
+	       "read from the ring, none lost.\n",
+	       SAMPLE_EVERY, SAMPLE_SNAPLEN,
+	       median(cases[ROW_SAMPLE_100K].ns, o.rounds) -
+		       median(cases[ROW_HIT_100K].ns, o.rounds),
+	       samples);
 out:
 	for (i = 0; i < ncases; i++) {
+		ring_buffer__free(cases[i].events);
 		free(cases[i].ns);
 		free(cases[i].wall_ns);
 	}

@@ -62,29 +62,36 @@ Each policy program is checked to take that path
 (and to have cached the destination, where the cache is on) before it is timed;
 every program must return BPF_OK.
 
-The destination cache: the program keeps the result of the pd_dest trie lookup
-per destination address in an LRU hash (pd_dcache4, 131,072 IPv4 hosts;
-pd_dcache6, 65,536 IPv6 hosts; one LRU list per CPU), tagged with the epoch of the
-apply it was made in, so an apply makes every entry stale at once, and holding the
-address it was made for: the kernel may reuse an evicted element for another host
-while a packet on another CPU still reads it, so a hit needs the epoch and the
-address to match (one 64-bit load for epoch and slot, then the address: a 32-bit
-compare for IPv4, two 64-bit ones for IPv6). The first packet to a host after an
-apply (or ever) takes the miss path: a cache lookup, the trie lookup, and an insert;
-the packets after it take the hit path, one hash lookup and those two checks
-whatever the number of prefixes. test_run repeats one packet, so the "cache hit"
-rows are the hit path. The miss path is measured by a build of the same program
-(a load-time switch, \`pd_cache_off\`, that the daemon leaves off) that ignores
-every hit; "a new host every packet" by one whose cache key is a random address,
-so each packet misses and its insert evicts from a full cache; "trie only" by one
-that bypasses the cache. For traffic to a few hosts per prefix (the usual case:
-flows of many packets) nearly every packet is a hit and the cost no longer grows
-with the number of prefixes. Traffic to many distinct hosts, more than the cache
-holds or each seen once (a scan, a flood to random addresses), pays the miss path
-with an eviction on every packet: more than the trie alone, the price of the LRU
-insert. The cache is a net gain while the share of packets that hit stays above
+The per-host table: the program keeps, per destination address and CPU, the
+result of the pd_dest trie lookup and the host's counters (packets, bytes, drops
+by reason, last seen by the coarse clock) in an LRU per-CPU hash (pd_dcache4 and
+pd_dcache6, \`policyd --hosts\` entries each, 65,536 here; one LRU list per CPU),
+tagged with the epoch of the apply it was made in, so an apply makes every lookup
+stale at once (the counters stay), and holding the address it was made for: the
+kernel may reuse an evicted element for another host while a packet on another
+CPU still reads it, so a hit needs the epoch and the address to match (one 64-bit
+load for epoch and slot, then the address: a 32-bit compare for IPv4, two 64-bit
+ones for IPv6). The first packet to a host ever takes the miss path: a table
+lookup, the trie lookup, an insert and a second lookup; the first after an apply,
+the lookup, the trie and a retag in place; the packets after it take the hit
+path, one hash lookup and those two checks whatever the number of prefixes, and
+the host's counting (the coarse clock and four adds). test_run repeats one
+packet, so the "cache hit" rows are the hit path. The miss path is measured by a
+build of the same program (a load-time switch, \`pd_cache_off\`, that the daemon
+leaves off) that ignores every entry it finds (its insert then finds the entry
+there: the kernel's free-list pop and push, as a real insert's); "a new host every
+packet" by one whose table key is a random address, so each packet misses and its
+insert evicts from a full table; "trie only" by one that bypasses the table (and
+counts no host). For traffic to a few hosts per prefix (the usual case: flows of
+many packets) nearly every packet is a hit and the cost no longer grows with the
+number of prefixes. Traffic to many distinct hosts, more than the table holds or
+each seen once (a scan, a flood to random addresses), pays the miss path with an
+eviction on every packet: more than the trie alone, the price of the LRU insert.
+The table is a net gain in time while the share of packets that hit stays above
 the break-even printed under the table; under it, it costs time, never
-correctness.
+correctness. The last row samples one packet in 1,000 at random into the event
+ring (128 bytes of each; the ring is drained between runs, untimed): the cost of
+sampling, spread over the packets.
 <!-- bench:datapath:end -->
 EOF
 

@@ -19,6 +19,12 @@
 #define PD_GUARD_QUOTA 1
 #define PD_GUARD_TABLE_FULL 2
 
+/* pd_guard's @how: the policy slot in the low 16 bits, and these flags: the
+ * rules' verdict is a drop; explain (change nothing). */
+#define PD_GUARD_SLOT_MASK 0xffffu
+#define PD_GUARD_F_DROP (1u << 16)
+#define PD_GUARD_F_EXPLAIN (1u << 17)
+
 static __always_inline void pd_hosts_key_of(struct pd_hosts_key *hkey,
 					    const struct pd_dest_key *dkey, __u32 slot)
 {
@@ -68,34 +74,70 @@ static __always_inline struct pd_host_state *pd_host_state_get(const struct pd_h
 }
 
 /*
+ * Explain: would this packet, passed by the rules, exceed the quota? Read only:
+ * a host or a period with no use yet has used nothing.
+ */
+static __always_inline int pd_quota_explain(const struct pd_policy *pol,
+					    const struct pd_hosts_key *hkey, __u32 slot, __u64 len)
+{
+	const struct pd_host_state *st;
+	const struct pd_policy_quota *pq;
+	__u64 period, used = 0;
+
+	period = bpf_ktime_get_tai_ns() / pol->quota.period_ns;
+	if (pol->quota.per_host) {
+		st = bpf_map_lookup_elem(&pd_hosts, hkey);
+		if (st && st->quota_period == period)
+			used = st->quota_used;
+	} else {
+		pq = bpf_map_lookup_elem(&pd_policy_quota, &slot);
+		if (pq && pq->period == period)
+			used = pq->used;
+	}
+	return used + len > pol->quota.bytes ? PD_GUARD_QUOTA : PD_GUARD_OK;
+}
+
+/*
  * The quota and the block accounting of a packet to @dkey under the policy in
- * @slot, whose rules gave the verdict @drop (before monitor mode: a would-drop is
- * a drop here). Called for policies with quota.bytes or block.kind set, never for
- * a blocked host's packet. Returns PD_GUARD_OK, PD_GUARD_QUOTA (over the quota:
- * drop) or PD_GUARD_TABLE_FULL (a passing packet, and no room in pd_hosts).
+ * the slot of @how, whose rules gave a drop verdict if @how has PD_GUARD_F_DROP
+ * (before monitor mode: a would-drop is a drop here). Called for policies with
+ * quota.bytes or block.kind set, never for a blocked host's packet. Returns
+ * PD_GUARD_OK, PD_GUARD_QUOTA (over the quota: drop) or PD_GUARD_TABLE_FULL (a
+ * passing packet, and no room in pd_hosts). A host that becomes blocked gets its
+ * expiry in *@until (for the caller's PD_EV_BLOCK event: made here, the event's
+ * frame would sit on top of this one, past the verifier's 512-byte stack).
  *
  * The quota charges passing packets only, and takes back what it drops, so used
  * is what passed (in monitor mode: what enforcing would have passed). The block
  * counts the verdict after the quota: a packet the quota drops is a drop.
  *
+ * With PD_GUARD_F_EXPLAIN nothing is created, charged or counted: the answer is
+ * whether the quota would drop the packet; the block window is left alone.
+ *
  * A global function, as pd_limit, for the same reasons.
  */
 __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
-			const struct pd_dest_key *dkey, __u32 slot, int drop)
+			const struct pd_dest_key *dkey, __u32 how, __u64 *until)
 {
 	struct pd_hosts_key hkey __attribute__((aligned(8))) = {};
 	struct pd_host_state *st = NULL;
 	struct pd_policy_quota *pq;
-	__u64 len, n, now, period, used, qbytes, period_ns, *q_period, *q_used;
-	int ret = PD_GUARD_OK, full = 0;
+	__u64 len, n, now, period, used, qbytes, period_ns, expiry, *q_period, *q_used;
+	int ret = PD_GUARD_OK, full = 0, drop = !!(how & PD_GUARD_F_DROP);
+	__u32 slot = how & PD_GUARD_SLOT_MASK;
 	__u8 kind;
 
-	if (!skb || !pol || !dkey)
+	if (!skb || !pol || !dkey || !until)
 		return PD_GUARD_OK;
 	len = skb->len;
 	qbytes = pol->quota.bytes;
 	kind = pol->block.kind;
 	pd_hosts_key_of(&hkey, dkey, slot);
+	if (how & PD_GUARD_F_EXPLAIN) {
+		if (!drop && qbytes && pol->quota.period_ns)
+			return pd_quota_explain(pol, &hkey, slot, len);
+		return PD_GUARD_OK;
+	}
 
 	/*
 	 * The state that this packet needs whatever its fate is got first, so a
@@ -174,8 +216,10 @@ __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
 	/* Only while not blocked: the expiry is fixed when the block starts. */
 	if (__sync_fetch_and_add(&st->window_count, n) + n >= pol->block.threshold &&
 	    *(volatile __u64 *)&st->blocked_until <= now) {
-		*(volatile __u64 *)&st->blocked_until = now + pol->block.duration_ns;
+		expiry = now + pol->block.duration_ns;
+		*(volatile __u64 *)&st->blocked_until = expiry;
 		__sync_fetch_and_add(&st->blocks, 1);
+		*until = expiry;
 	}
 	return ret;
 }

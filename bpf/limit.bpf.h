@@ -20,6 +20,7 @@
 #define PD_LIMIT_CONFORM 0
 #define PD_LIMIT_OVER 1
 #define PD_LIMIT_TABLE_FULL 2 /* a new host, and no room in pd_host_buckets for it */
+#define PD_LIMIT_NEW_HOST 3 /* explain only: no bucket for the host yet; it conforms */
 
 /* Compare-and-swap attempts on a bucket before the packet is let through. */
 #define PD_LIMIT_TRIES 4
@@ -27,8 +28,10 @@
 /*
  * GCRA on @b (see the ABI): conform and move tat on by @cost, or be over the
  * limit and leave it. The test is written so that nothing overflows: base >= now.
+ * @explain: answer from the current tat and store nothing.
  */
-static __always_inline int pd_gcra(struct pd_bucket *b, __u64 now, __u64 cost, __u64 burst)
+static __always_inline int pd_gcra(struct pd_bucket *b, __u64 now, __u64 cost, __u64 burst,
+				   int explain)
 {
 	__u64 tat, base;
 	int i;
@@ -40,6 +43,8 @@ static __always_inline int pd_gcra(struct pd_bucket *b, __u64 now, __u64 cost, _
 		base = tat > now ? tat : now;
 		if (base - now > burst - cost)
 			return PD_LIMIT_OVER;
+		if (explain)
+			return PD_LIMIT_CONFORM;
 		if (__sync_val_compare_and_swap(&b->tat, tat, base + cost) == tat)
 			return PD_LIMIT_CONFORM;
 	}
@@ -71,14 +76,16 @@ static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
 
 /*
  * The rate limit of the matching pass rule @rule, for a packet to @dkey's
- * address: PD_LIMIT_CONFORM, PD_LIMIT_OVER or PD_LIMIT_TABLE_FULL.
+ * address: PD_LIMIT_CONFORM, PD_LIMIT_OVER or PD_LIMIT_TABLE_FULL. With
+ * @explain, nothing is charged or created: the answer is what the bucket says
+ * now, and a host without a bucket gets PD_LIMIT_NEW_HOST (it would start full).
  *
  * A global function, as pd_rule_matches_more and for the same reasons: the
  * verifier checks it once, and the rules without a limit (the loop tests
  * limit.kind before calling) pay nothing for it.
  */
 __noinline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
-			const struct pd_dest_key *dkey)
+			const struct pd_dest_key *dkey, int explain)
 {
 	struct pd_host_key hkey __attribute__((aligned(8))) = {};
 	struct pd_bucket fresh;
@@ -114,7 +121,7 @@ __noinline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
 	hkey.counter = rule->counter;
 	if (!rule->limit.per_host) {
 		b = bpf_map_lookup_elem(&pd_rule_buckets, &hkey.counter);
-		return b ? pd_gcra(b, now, cost, burst) : PD_LIMIT_CONFORM;
+		return b ? pd_gcra(b, now, cost, burst, explain) : PD_LIMIT_CONFORM;
 	}
 
 	hkey.family = dkey->family;
@@ -128,11 +135,13 @@ __noinline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
 	}
 	b = bpf_map_lookup_elem(&pd_host_buckets, &hkey);
 	if (b)
-		return pd_gcra(b, now, cost, burst);
+		return pd_gcra(b, now, cost, burst, explain);
 
 	/* No bucket yet: a full one, which the packet leaves at now + cost. */
 	if (cost > burst)
 		return PD_LIMIT_OVER;
+	if (explain)
+		return PD_LIMIT_NEW_HOST;
 	fresh.tat = now + cost;
 	err = bpf_map_update_elem(&pd_host_buckets, &hkey, &fresh, BPF_NOEXIST);
 	if (!err)
@@ -140,7 +149,7 @@ __noinline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
 	if (err == -EEXIST) {
 		/* Another CPU created it since the lookup: charge that one. */
 		b = bpf_map_lookup_elem(&pd_host_buckets, &hkey);
-		return b ? pd_gcra(b, now, cost, burst) : PD_LIMIT_CONFORM;
+		return b ? pd_gcra(b, now, cost, burst, 0) : PD_LIMIT_CONFORM;
 	}
 	if (err == -E2BIG || err == -ENOMEM)
 		return PD_LIMIT_TABLE_FULL;

@@ -100,31 +100,56 @@ struct {
 } pd_policy_quota SEC(".maps");
 
 /*
- * pd_dcache4/6: the pd_dest lookup cached per destination host, tagged with the
- * epoch it was made in. BPF_F_NO_COMMON_LRU (an LRU list per CPU) by measurement
- * (6.18, 2 CPUs, test_run inserting 1,000 to 60,000 distinct keys per CPU into a
- * map of this shape): a lookup costs the same with either, about 21 ns; an insert
- * on one CPU 85-170 ns per-CPU vs 95-400 ns common; inserts on both CPUs at once
- * 90-330 ns per-CPU vs 500-1800 ns common, whose shared lists and global lock then
- * bounce between the CPUs. Misses come in bursts on every CPU at once (after each
- * apply, or traffic to many new hosts), so that case decides. The price: each CPU
- * evicts only among the entries it inserted, its max_entries / ncpus share.
+ * pd_dcache4/6: the per-host table (see the ABI): per CPU, the pd_dest lookup
+ * cached for the destination host, tagged with the epoch it was made in, and
+ * this CPU's counters for the host. The daemon sets max_entries (--hosts)
+ * before load. BPF_F_NO_COMMON_LRU (an LRU list per CPU) by measurement (6.18,
+ * 2 CPUs, test_run inserting 1,000 to 60,000 distinct keys per CPU into the
+ * LRU_HASH this table was before it counted): a lookup costs the same with
+ * either, about 21 ns; an insert on one CPU 85-170 ns per-CPU vs 95-400 ns
+ * common; inserts on both CPUs at once 90-330 ns per-CPU vs 500-1800 ns common,
+ * whose shared lists and global lock then bounce between the CPUs. Misses come
+ * in bursts on every CPU at once (traffic to many new hosts), so that case
+ * decides; the flag is as valid for the per-CPU map (bench_prog -l compares).
+ * The price: each CPU evicts only among the entries it inserted, its
+ * max_entries / ncpus share.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PD_DCACHE4_ENTRIES);
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, PD_DEFAULT_HOSTS);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, __u32);
 	__type(value, struct pd_dcache_val);
 } pd_dcache4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, PD_DCACHE6_ENTRIES);
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, PD_DEFAULT_HOSTS);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, struct pd_dcache6_key);
 	__type(value, struct pd_dcache_val);
 } pd_dcache6 SEC(".maps");
+
+/* Events to the daemon (drops, blocks, log matches, samples). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PD_EVENTS_BYTES);
+} pd_events SEC(".maps");
+
+/* The drop and log events' rate cap, per policy slot and CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PD_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct pd_event_cap);
+} pd_event_caps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pd_misc_stats);
+} pd_misc_stats SEC(".maps");
 
 /* Per route realm, 64-bit: bpf_get_route_realm() of the route the packet
  * leaves by. */

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * policyd's data path: the LWT_OUT program attached to policied routes. It finds
- * the packet's destination policy by longest-prefix match (through a per-host
- * cache), drops for a blocked host, evaluates the policy's rules in order (first
- * match decides), applies the quota and the block accounting, counts, and
- * returns BPF_OK or BPF_DROP (always BPF_OK for a policy in monitor mode).
- * Here: the entry point, the destination lookup and its cache, the counting;
- * the other concerns are in the headers below, which only this file includes.
+ * the packet's destination policy by longest-prefix match (through the per-host
+ * table), drops for a blocked host, evaluates the policy's rules in order (first
+ * match decides), applies the quota and the block accounting, counts (per
+ * policy, rule, host and realm), makes its events, and returns BPF_OK or
+ * BPF_DROP (always BPF_OK for a policy in monitor mode). In explain mode it
+ * changes nothing and answers in cb[]. Here: the entry point, the decision, the
+ * counting, explain; the other concerns are in the headers below, which only
+ * this file includes.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -19,24 +21,10 @@
 #include "bpf/match.bpf.h"
 #include "bpf/limit.bpf.h"
 #include "bpf/guard.bpf.h"
+#include "bpf/events.bpf.h"
+#include "bpf/hosts.bpf.h"
 
 char _license[] SEC("license") = "GPL";
-
-/*
- * pd_cache_off: for the benchmark only, which repeats one packet; set before load.
- * The daemon leaves it 0 and the verifier then drops the other branches, so what
- * it runs is the plain cached program. PD_CACHE_BYPASS: no cache, the trie on
- * every packet. PD_CACHE_NO_HITS: look up and insert as usual but ignore every
- * hit: the whole miss path on every packet. PD_CACHE_NEW_HOSTS (IPv4): the cache
- * sees a random address instead of the packet's (the trie still gets the real
- * one): every packet a new host, inserted into a full cache that must evict.
- */
-#define PD_CACHE_ON 0
-#define PD_CACHE_BYPASS 1
-#define PD_CACHE_NO_HITS 2
-#define PD_CACHE_NEW_HOSTS 3
-
-const volatile __u32 pd_cache_off = PD_CACHE_ON;
 
 /*
  * Histogram bucket of an IP length: 0 for len <= 64, i for 64 << (i - 1) < len <=
@@ -119,125 +107,205 @@ static __always_inline void pd_count_realm(struct __sk_buff *skb, __u64 packets,
 	}
 }
 
-/* The trie's answer for @key in the generation key->gen: a policy slot or PD_SLOT_NONE. */
-static __always_inline __u32 pd_dest_lookup(const struct pd_dest_key *key)
+/* Explain (see pd_config): ctx_in's cb[0] and cb[1] carry the daemon's key. */
+static __always_inline int pd_explaining(const struct __sk_buff *skb, const struct pd_config *cfg)
 {
-	const struct pd_dest_val *dest = bpf_map_lookup_elem(&pd_dest, key);
+	__u64 key = cfg->explain_key;
 
-	return dest ? dest->policy : PD_SLOT_NONE;
+	return key && skb->cb[0] == (__u32)key && skb->cb[1] == (__u32)(key >> 32);
+}
+
+/* Explain's answer, in cb[] as the ABI lays it out. */
+static __always_inline void pd_explain_out(struct __sk_buff *skb, __u32 slot, __u32 rule,
+					   __u32 verdict, __u32 reason, __u32 flags, __u32 counter)
+{
+	skb->cb[0] = slot;
+	skb->cb[1] = rule;
+	skb->cb[2] = verdict | reason << 8 | flags << 16;
+	skb->cb[3] = counter;
+	skb->cb[4] = 0;
+}
+
+/* What the policy decides for a packet: pd_decide's answer. */
+struct pd_decision {
+	__u32 idx; /* in: the policy's index in pd_policies */
+	__u32 counter; /* pd_rule_stats index of the deciding rule, or the default's */
+	__u32 reason; /* enum pd_reason */
+	__u32 rule; /* index of the deciding rule, or PD_EV_RULE_NONE */
+	__u32 xflags; /* PD_EXPLAIN_F_* (without WOULD_DROP) */
+	__u64 until_ns; /* the host became blocked by this packet, until then; or 0 */
+	__u8 drop; /* the policy's verdict, before monitor mode */
+	__u8 table_full;
+	__u8 log; /* the deciding rule has PD_RULE_LOG */
+	__u8 explain; /* in: change nothing */
+	__u8 sample; /* set by the caller: this packet is sampled */
+	__u8 pad[7];
+};
+
+/*
+ * The verdict of the policy @pol for a packet to @dkey, into @d: a blocked host's
+ * drop, or the first matching rule's verdict (or the default), then its limit,
+ * then the quota and the block accounting.
+ *
+ * A global function: the verifier checks it once, on its own. Inline, the code
+ * after the loop (counting, events, explain) was walked once per rule that can
+ * end the loop and went past the complexity limit; here the caller sees one
+ * call, one outcome. The price is the call and the stores to @d.
+ */
+__noinline int pd_decide(struct __sk_buff *skb, const struct pd_policy *pol,
+			 const struct pd_dest_key *dkey, const struct pd_pkt *pkt,
+			 struct pd_decision *d)
+{
+	__u32 idx, slot, nrules, i, reason = PD_REASON_DEFAULT, rule_idx = PD_EV_RULE_NONE;
+	__u32 xflags = 0;
+	int drop, limit = PD_LIMIT_CONFORM, table_full = 0, res, log = 0, explain;
+	const struct pd_rule *rule;
+	struct pd_pkt p;
+
+	if (!skb || !pol || !dkey || !pkt || !d)
+		return 0;
+	/* On this function's stack, as the rules' loop had it inline: read through
+	 * the argument, every port compare makes new states, past 1M instructions. */
+	p = *pkt;
+	idx = d->idx;
+	slot = idx % PD_MAX_POLICIES;
+	explain = d->explain;
+	d->until_ns = 0; /* pd_guard sets it if this packet gets the host blocked */
+	drop = pol->default_verdict == PD_DROP;
+	d->counter = pol->default_counter;
+	nrules = pol->nrules;
+	/* A blocked host: no rule is asked, and the count goes to the default counter. */
+	if (pol->block.kind != PD_BLOCK_NONE && pd_blocked(dkey, slot)) {
+		drop = 1;
+		reason = PD_REASON_BLOCKED;
+		xflags = PD_EXPLAIN_F_BLOCKED;
+		goto out;
+	}
+	/*
+	 * A plain bounded loop: the verifier walks each iteration, but the states of
+	 * the non-matching branches within one iteration are equal and get pruned,
+	 * so 64 rules x 16 ranges stays far below the complexity limit (the code
+	 * after the loop is walked once per rule that can end it: keep it small,
+	 * and keep what it writes in @d, whose contents the verifier does not
+	 * track; the whole program took 228k instructions processed on 6.18, of
+	 * 1M), and the JIT runs a tight loop with no per-rule indirect call as
+	 * bpf_loop() would cost.
+	 */
+	for (i = 0; i < PD_MAX_RULES; i++) {
+		if (i >= nrules)
+			break;
+		rule = &pol->rules[i];
+		if (pd_rule_matches(skb, rule, &p, idx, i)) {
+			drop = rule->action == PD_DROP;
+			d->counter = rule->counter;
+			reason = PD_REASON_RULE;
+			rule_idx = i;
+			log = rule->flags & PD_RULE_LOG;
+			if (!drop && rule->limit.kind != PD_LIMIT_NONE)
+				limit = pd_limit(skb, rule, dkey, explain);
+			break;
+		}
+	}
+	if (limit != PD_LIMIT_CONFORM) {
+		if (limit == PD_LIMIT_OVER) {
+			reason = PD_REASON_LIMIT;
+			xflags = PD_EXPLAIN_F_LIMIT_OVER;
+			drop = 1;
+		} else if (limit == PD_LIMIT_NEW_HOST) {
+			xflags = PD_EXPLAIN_F_NEW_HOST;
+		} else {
+			table_full = 1;
+			reason = PD_REASON_TABLE_FULL;
+			xflags = PD_EXPLAIN_F_TABLE_FULL;
+			drop = pol->table_full_verdict == PD_DROP;
+		}
+	}
+	/* Policies without quota or block pay this test and nothing more. */
+	if (pol->quota.bytes || pol->block.kind != PD_BLOCK_NONE) {
+		res = pd_guard(skb, pol, dkey,
+			       slot | (drop ? PD_GUARD_F_DROP : 0) |
+				       (explain ? PD_GUARD_F_EXPLAIN : 0),
+			       &d->until_ns);
+		if (res == PD_GUARD_QUOTA) {
+			drop = 1;
+			reason = PD_REASON_QUOTA;
+			xflags |= PD_EXPLAIN_F_QUOTA;
+		} else if (res == PD_GUARD_TABLE_FULL) {
+			table_full = 1;
+			reason = PD_REASON_TABLE_FULL;
+			xflags |= PD_EXPLAIN_F_TABLE_FULL;
+			drop = pol->table_full_verdict == PD_DROP;
+		}
+	}
+out:
+	d->reason = reason;
+	d->rule = rule_idx;
+	d->xflags = xflags;
+	d->drop = drop;
+	d->table_full = table_full;
+	d->log = log;
+	return 0;
 }
 
 /*
- * A cache entry is used only if it was written in this packet's epoch for this
- * packet's destination. LRU elements are reused at once: one evicted or replaced on
- * another CPU can be rewritten for another host (key, then value, by a memcpy of no
- * promised order or width: rep movsb on x86 with FSRM, else front to back) while
- * this packet still holds a pointer to it. Hence epoch and slot in one 64-bit load,
- * then, after a barrier, the address: a rewrite done before the first load, or
- * between the two, fails the address check; one after both leaves a pair this host's
- * insert wrote. Left open, as no order of loads can close it (the element does hold
- * the mix for a moment): a copy caught half done, new epoch and slot (or part of
- * them) stored, new address not yet, with both loads in between; or an element
- * reused twice, back to this host, between the loads. Either takes an element
- * evicted and rewritten on another CPU within nanoseconds of this read, and gives
- * this one packet another host's slot. x86 keeps the loads in order; a weakly
- * ordered CPU (arm64) may not, and there any rewrite between them gets through.
- */
-static __always_inline int pd_dcache_tag(const struct pd_dcache_val *entry, __u32 epoch,
-					 __u32 *slot)
-{
-	union {
-		__u64 word;
-		struct {
-			__u32 epoch;
-			__u32 slot;
-		} f;
-	} snap;
-
-	if (pd_cache_off == PD_CACHE_NO_HITS)
-		return 0;
-	snap.word = *(const volatile __u64 *)entry;
-	if (snap.f.epoch != epoch)
-		return 0;
-	*slot = snap.f.slot;
-	barrier();
-	return 1;
-}
-
-static __always_inline int pd_dcache_valid4(const struct pd_dcache_val *entry, __u32 epoch,
-					    __u32 addr, __u32 *slot)
-{
-	return pd_dcache_tag(entry, epoch, slot) && *(const volatile __u32 *)entry->addr == addr;
-}
-
-static __always_inline int pd_dcache_valid6(const struct pd_dcache_val *entry, __u32 epoch,
-					    const __u64 *addr, __u32 *slot)
-{
-	const volatile __u64 *cached = (const volatile __u64 *)entry->addr;
-
-	return pd_dcache_tag(entry, epoch, slot) && cached[0] == addr[0] && cached[1] == addr[1];
-}
-
-/*
- * The policy slot of the packet's destination in @epoch, or PD_SLOT_NONE.
+ * The events of a counted packet (see the ABI) under the policy @pol, which
+ * decided @d: a drop record for a drop or would-drop, a log record for a rule
+ * with log, a sample if the caller drew this packet, a block record if the
+ * packet got its host blocked.
  *
- * Why a racing insert is harmless: a packet that read epoch E before the daemon
- * bumped it to E + 1 may still insert {E, slot found in generation E % 2} after the
- * bump, even over an entry a newer packet wrote with E + 1. Every packet that read
- * E + 1 (or later) compares the tag, sees E, and goes to the trie: an entry is only
- * ever trusted in the epoch it names, whose generation is the one its slot came
- * from; the daemon never rewrites the live generation, nor the one it retired
- * before pd_sync's grace period, so that slot was the right one for that epoch.
- * The worst a race costs is one more trie lookup. Tags are 32 bits: an untouched
- * entry would come back to life only after exactly 2^32 applies.
- *
- * The two families are two functions, not one taking the map as an argument: one
- * call site per map lets the verifier inline each hash lookup.
+ * A global function: only packets that may make an event pay the call, and its
+ * frame is not on the stack of the calls below pd_decide (the verifier's 512
+ * bytes are for the deepest chain of calls).
  */
-static __always_inline __u32 pd_dest_slot4(const struct pd_dest_key *key, __u32 epoch)
+__noinline int pd_events_of(struct __sk_buff *skb, const struct pd_policy *pol,
+			    const struct pd_dest_key *key, const struct pd_pkt *pkt,
+			    const struct pd_decision *d)
 {
-	struct pd_dcache_val val = { .epoch = epoch };
-	const struct pd_dcache_val *entry;
-	__u32 addr = *(const __u32 *)key->addr;
-	__u32 slot;
+	struct pd_evinfo info = {};
+	int drop, would_drop;
 
-	if (pd_cache_off == PD_CACHE_BYPASS)
-		return pd_dest_lookup(key);
-	if (pd_cache_off == PD_CACHE_NEW_HOSTS)
-		addr = bpf_get_prandom_u32();
-	entry = bpf_map_lookup_elem(&pd_dcache4, &addr);
-	if (entry && pd_dcache_valid4(entry, epoch, addr, &slot))
-		return slot;
-	val.slot = pd_dest_lookup(key);
-	*(__u32 *)val.addr = addr;
-	/* A failed insert (-EBUSY under a bucket lock) only costs the next packet a lookup. */
-	bpf_map_update_elem(&pd_dcache4, &addr, &val, BPF_ANY);
-	return val.slot;
-}
-
-/* @key is 8-byte aligned (see policyd_out): its address is read as two __u64. */
-static __always_inline __u32 pd_dest_slot6(const struct pd_dest_key *key, __u32 epoch)
-{
-	struct pd_dcache_val val = { .epoch = epoch };
-	const struct pd_dcache_val *entry;
-	__u32 slot;
-
-	if (pd_cache_off == PD_CACHE_BYPASS)
-		return pd_dest_lookup(key);
-	/* The key's address bytes are the cache key as they are: no copy on a hit. */
-	entry = bpf_map_lookup_elem(&pd_dcache6, key->addr);
-	if (entry && pd_dcache_valid6(entry, epoch, (const __u64 *)key->addr, &slot))
-		return slot;
-	val.slot = pd_dest_lookup(key);
-	__builtin_memcpy(val.addr, key->addr, sizeof(val.addr));
-	bpf_map_update_elem(&pd_dcache6, key->addr, &val, BPF_ANY);
-	return val.slot;
+	if (!skb || !pol || !key || !pkt || !d)
+		return 0;
+	drop = d->drop;
+	would_drop = drop && (pol->flags & PD_POLICY_MONITOR);
+	if (would_drop)
+		drop = 0;
+	info.slot = d->idx % PD_MAX_POLICIES;
+	info.verdict = drop ? PD_DROP : PD_PASS;
+	info.reason = drop || would_drop ? d->reason : 0;
+	info.flags = would_drop ? PD_EVF_WOULD_DROP : 0;
+	info.rule = d->rule;
+	if (drop || would_drop) {
+		info.type = PD_EV_DROP;
+		pd_emit(skb, key, pkt, &info);
+	}
+	if (d->log) {
+		info.type = PD_EV_LOG;
+		pd_emit(skb, key, pkt, &info);
+	}
+	if (d->sample) {
+		info.type = PD_EV_SAMPLE;
+		info.snaplen = pol->sample_snaplen;
+		pd_emit(skb, key, pkt, &info);
+	}
+	/* The host is blocked from now on: its packets drop (or, in monitor mode,
+	 * would), whatever rule decided this one. */
+	if (d->until_ns) {
+		info.type = PD_EV_BLOCK;
+		info.until_ns = d->until_ns;
+		info.verdict = pol->flags & PD_POLICY_MONITOR ? PD_PASS : PD_DROP;
+		info.reason = PD_REASON_BLOCKED;
+		info.flags = pol->flags & PD_POLICY_MONITOR ? PD_EVF_WOULD_DROP : 0;
+		info.rule = PD_EV_RULE_NONE;
+		pd_emit(skb, key, pkt, &info);
+	}
+	return 0;
 }
 
 SEC("lwt_out")
 int policyd_out(struct __sk_buff *skb)
 {
-	/* Aligned for pd_dest_slot6's 64-bit loads: stack accesses must be aligned. */
+	/* Aligned for pd_host6's 64-bit loads: stack accesses must be aligned. */
 	struct pd_dest_key key __attribute__((aligned(8))) = {};
 	struct pd_pkt pkt = {
 		.dport = PD_NO_PORT,
@@ -245,30 +313,35 @@ int policyd_out(struct __sk_buff *skb)
 		.tcp_flags = PD_NO_TCP,
 		.icmp_type = PD_NO_ICMP,
 	};
+	struct pd_decision d = {};
+	struct pd_dcache_val *host = NULL;
 	const struct pd_policy *pol;
 	const struct pd_config *cfg;
 	struct pd_policy_stats *pst;
 	struct pd_counters *rst;
-	__u32 zero = 0, idx, counter, reason, bucket, epoch, gen, slot, nrules, i;
-	const struct pd_rule *rule;
+	__u32 zero = 0, idx, bucket, epoch, gen, slot, reason, every;
 	__u64 packets, bytes;
-	int drop, would_drop, limit = PD_LIMIT_CONFORM, table_full = 0, res;
-
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (pd_parse_ipv4(skb, &key, &pkt))
-			return BPF_OK;
-		key.prefixlen = PD_DEST_KEY_HDR_BITS + 32;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (pd_parse_ipv6(skb, &key, &pkt))
-			return BPF_OK;
-		key.prefixlen = PD_DEST_KEY_HDR_BITS + 128;
-	} else {
-		return BPF_OK;
-	}
+	int drop, would_drop, explain;
 
 	cfg = bpf_map_lookup_elem(&pd_config, &zero);
 	if (!cfg)
 		return BPF_OK;
+	/* No side effect from here on if set: no cache entry, counter, bucket,
+	 * quota, block or event is touched, and cb[] gets the answer. */
+	explain = pd_explaining(skb, cfg);
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (pd_parse_ipv4(skb, &key, &pkt))
+			goto none;
+		key.prefixlen = PD_DEST_KEY_HDR_BITS + 32;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (pd_parse_ipv6(skb, &key, &pkt))
+			goto none;
+		key.prefixlen = PD_DEST_KEY_HDR_BITS + 128;
+	} else {
+		goto none;
+	}
+
 	/* Read once: the generation searched and the cache tag must be the same epoch's. */
 	epoch = *(const volatile __u32 *)&cfg->epoch;
 	gen = epoch % PD_GENERATIONS;
@@ -276,81 +349,37 @@ int policyd_out(struct __sk_buff *skb)
 
 	/* A route may cover more than the policies' destinations (a /16 route, a /24
 	 * destination): traffic no policy names passes untouched and uncounted. */
-	if (key.family == AF_INET)
-		slot = pd_dest_slot4(&key, epoch);
+	if (explain)
+		slot = pd_dest_lookup(&key);
+	else if (key.family == AF_INET)
+		host = pd_host4(&key, epoch, &slot);
 	else
-		slot = pd_dest_slot6(&key, epoch);
+		host = pd_host6(&key, epoch, &slot);
 	if (slot >= PD_MAX_POLICIES)
-		return BPF_OK;
+		goto none;
 	idx = gen * PD_MAX_POLICIES + slot;
 	pol = bpf_map_lookup_elem(&pd_policies, &idx);
 	if (!pol || !(pol->flags & PD_POLICY_ACTIVE))
-		return BPF_OK;
+		goto none;
 
-	drop = pol->default_verdict == PD_DROP;
-	counter = pol->default_counter;
-	reason = PD_REASON_DEFAULT;
-	nrules = pol->nrules;
-	/*
-	 * A blocked host: no rule is asked, and the count goes to the default
-	 * counter. Straight to the counting, so the verifier does not walk the
-	 * rules again for this path.
-	 */
-	if (pol->block.kind != PD_BLOCK_NONE && pd_blocked(&key, slot)) {
-		drop = 1;
-		reason = PD_REASON_BLOCKED;
-		goto count;
-	}
-	/*
-	 * A plain bounded loop: the verifier walks each iteration, but the states of
-	 * the non-matching branches within one iteration are equal and get pruned,
-	 * so 64 rules x 16 ranges stays far below the complexity limit (about 75k
-	 * instructions processed on 6.18, of 1M, pd_rule_matches_more included; 218k
-	 * with the quota and block, whose call and three outcomes after the loop the
-	 * verifier walks once per rule that can end it), and
-	 * the JIT runs a tight loop with no per-rule indirect call as bpf_loop()
-	 * would cost.
-	 */
-	for (i = 0; i < PD_MAX_RULES; i++) {
-		if (i >= nrules)
-			break;
-		rule = &pol->rules[i];
-		if (pd_rule_matches(skb, rule, &pkt, idx, i)) {
-			drop = rule->action == PD_DROP;
-			counter = rule->counter;
-			reason = PD_REASON_RULE;
-			if (!drop && rule->limit.kind != PD_LIMIT_NONE)
-				limit = pd_limit(skb, rule, &key);
-			break;
-		}
-	}
-	if (limit != PD_LIMIT_CONFORM) {
-		if (limit == PD_LIMIT_OVER) {
-			reason = PD_REASON_LIMIT;
-		} else {
-			table_full = 1;
-			reason = PD_REASON_TABLE_FULL;
-		}
-		drop = limit == PD_LIMIT_OVER || pol->table_full_verdict == PD_DROP;
-	}
-	/* Policies without quota or block pay this test and nothing more. */
-	if (pol->quota.bytes || pol->block.kind != PD_BLOCK_NONE) {
-		res = pd_guard(skb, pol, &key, slot, drop);
-		if (res == PD_GUARD_QUOTA) {
-			drop = 1;
-			reason = PD_REASON_QUOTA;
-		} else if (res == PD_GUARD_TABLE_FULL) {
-			table_full = 1;
-			reason = PD_REASON_TABLE_FULL;
-			drop = pol->table_full_verdict == PD_DROP;
-		}
-	}
-
-count:
+	d.idx = idx;
+	d.explain = explain;
+	pd_decide(skb, pol, &key, &pkt, &d);
+	drop = d.drop;
+	/* An index into the counters' reasons: bounded where the verifier sees it. */
+	reason = d.reason;
+	barrier_var(reason);
+	if (reason >= PD_REASON_MAX)
+		reason = PD_REASON_DEFAULT;
 	/* Monitor mode: the verdict is counted, not carried out (a limit's, a
 	 * quota's or a block's too, though the bucket, quota and block window were
 	 * charged: the count is what enforcing would do). */
 	would_drop = drop && (pol->flags & PD_POLICY_MONITOR);
+	if (explain) {
+		pd_explain_out(skb, slot, d.rule, drop ? PD_DROP : PD_PASS, reason,
+			       d.xflags | (would_drop ? PD_EXPLAIN_F_WOULD_DROP : 0), d.counter);
+		return drop && !would_drop ? BPF_DROP : BPF_OK;
+	}
 	if (would_drop)
 		drop = 0;
 
@@ -363,15 +392,31 @@ count:
 	/* Per-CPU values: this CPU's copy is ours for the whole run, no atomics. */
 	pst = bpf_map_lookup_elem(&pd_policy_stats, &slot);
 	if (pst) {
-		pd_count(&pst->c, packets, bytes, drop, would_drop, reason, table_full);
+		pd_count(&pst->c, packets, bytes, drop, would_drop, reason, d.table_full);
 		bucket = pd_hist_bucket(skb->len);
 		pst->hist[bucket] += packets;
 	}
-	rst = bpf_map_lookup_elem(&pd_rule_stats, &counter);
+	rst = bpf_map_lookup_elem(&pd_rule_stats, &d.counter);
 	if (rst)
-		pd_count(rst, packets, bytes, drop, would_drop, reason, table_full);
+		pd_count(rst, packets, bytes, drop, would_drop, reason, d.table_full);
+	if (host)
+		pd_host_count(host, packets, bytes, drop, would_drop, reason);
 	if (cfg->flags & PD_CONFIG_REALMS)
 		pd_count_realm(skb, packets, bytes, drop);
+	/* Sampling: one packet in sample_every, drawn here, so the others of a
+	 * sampled policy pay the draw and not the call. */
+	every = pol->sample_every;
+	if (every && bpf_get_prandom_u32() % every == 0)
+		d.sample = 1;
+	/* A passing packet with no log rule and no sample pays these tests only
+	 * (here, not in pd_decide, whose end the verifier walks once per rule). */
+	if (drop || would_drop || d.log || d.sample || d.until_ns)
+		pd_events_of(skb, pol, &key, &pkt, &d);
 
 	return drop ? BPF_DROP : BPF_OK;
+
+none:
+	if (explain)
+		pd_explain_out(skb, PD_SLOT_NONE, PD_EV_RULE_NONE, PD_PASS, 0, 0, 0);
+	return BPF_OK;
 }

@@ -20,9 +20,6 @@
 #define PD_MAX_RULE_COUNTERS (PD_MAX_POLICIES * (PD_MAX_RULES + 1))
 #define PD_NAME_MAX 32 /* policy and rule names, without the NUL */
 #define PD_GENERATIONS 2
-/* Destination cache entries (LRU): hosts whose policy lookup is cached. */
-#define PD_DCACHE4_ENTRIES 131072
-#define PD_DCACHE6_ENTRIES 65536
 /* pd_dcache_val.slot of a destination no policy covers. */
 #define PD_SLOT_NONE 0xffffffffu
 
@@ -46,6 +43,9 @@
 #define PD_MAP_HOST_BUCKETS "pd_host_buckets"
 #define PD_MAP_DCACHE4 "pd_dcache4"
 #define PD_MAP_DCACHE6 "pd_dcache6"
+#define PD_MAP_EVENTS "pd_events"
+#define PD_MAP_EVENT_CAPS "pd_event_caps"
+#define PD_MAP_MISC_STATS "pd_misc_stats"
 #define PD_PROG_NAME "policyd_out"
 
 enum pd_verdict {
@@ -73,7 +73,23 @@ enum pd_reason {
 struct pd_config {
 	__u32 epoch;
 	__u32 flags; /* PD_CONFIG_*, written with the epoch */
+	/* Drop events, and log events, each at most this many per second, per
+	 * policy and CPU; more are counted in pd_misc_stats.events_capped. */
+	__u32 event_cap;
+	__u32 pad;
+	/*
+	 * Explain (policyctl explain): a BPF_PROG_TEST_RUN whose ctx_in has
+	 * cb[0] = the low and cb[1] = the high half of this random, nonzero
+	 * key runs without side effects (no counter, bucket, quota, block,
+	 * cache entry or event is touched) and reports in ctx_out's cb[]
+	 * (PD_EXPLAIN_*). The daemon draws a new key at each start; 0 turns
+	 * explaining off. Packets on a route never carry it: skb->cb there
+	 * holds the IP layer's own control block, and the key is secret.
+	 */
+	__u64 explain_key;
 };
+
+#define PD_DEFAULT_EVENT_CAP 100
 
 /* Some route of the applied set has a realm: count realms (the helper call
  * is paid only then). */
@@ -81,8 +97,18 @@ struct pd_config {
 
 /*
  * pd_dcache4 (key: IPv4 address, network order, as a __u32) and pd_dcache6
- * (key: struct pd_dcache6_key): LRU caches of the pd_dest lookup, so a flow's
- * packets after the first skip the trie. Valid only while epoch matches.
+ * (key: struct pd_dcache6_key): the per-host table. LRU_PERCPU_HASH with
+ * max_entries = policyd --hosts (each). Each CPU's value caches the pd_dest
+ * lookup for the address (so a flow's packets after the first skip the
+ * trie; valid only while epoch matches) and counts that CPU's packets to
+ * the host. A new host is inserted with BPF_NOEXIST and counted in
+ * pd_misc_stats.hosts_inserted: entries inserted less entries present are
+ * the entries evicted. The counters survive an epoch change (the tag is
+ * rewritten in place); they cover only packets some policy governs (an
+ * address no policy covers has an entry, slot PD_SLOT_NONE, counting
+ * nothing). A reader counts a CPU's value for the key only if its addr is
+ * the key: a CPU that has sent nothing to the host holds zeros, and one
+ * whose value a reused element left stale holds another address.
  */
 struct pd_dcache6_key {
 	__u8 addr[16];
@@ -95,6 +121,12 @@ struct pd_dcache_val {
 	 * evicted and reused for another address while a packet still holds
 	 * a pointer to it: a reader trusts the entry only if this matches. */
 	__u8 addr[16];
+	/* This CPU's packets to the host (wire packets, as pd_counters). */
+	__u64 packets;
+	__u64 bytes;
+	__u64 last_seen; /* bpf_ktime_get_coarse_ns() of the last packet */
+	__u64 would_drop; /* packets: monitor mode let a drop verdict pass */
+	__u64 dropped[PD_REASON_MAX]; /* packets, by reason */
 };
 
 /*
@@ -182,6 +214,9 @@ struct pd_host_key {
 };
 #define PD_DEFAULT_HOSTS 65536
 
+/* pd_rule.flags */
+#define PD_RULE_LOG (1u << 0) /* log: true: an event per match (rate-capped) */
+
 /* TCP flag bits as in the header's 13th byte. */
 #define PD_TCP_FIN 0x01
 #define PD_TCP_SYN 0x02
@@ -200,7 +235,7 @@ struct pd_rule {
 	__u8 nlength; /* used entries of length[] */
 	__u8 tcp_flags_mask;
 	__u8 tcp_flags_value;
-	__u8 pad;
+	__u8 flags; /* PD_RULE_* */
 	struct pd_port_range dport[PD_MAX_PORT_RANGES];
 	struct pd_port_range sport[PD_MAX_PORT_RANGES];
 	struct pd_port_range length[PD_MAX_LENGTH_RANGES]; /* IP length, inclusive */
@@ -307,11 +342,103 @@ struct pd_policy {
 	__u8 default_verdict; /* enum pd_verdict */
 	__u8 nrules;
 	__u8 table_full_verdict; /* enum pd_verdict: a new host when pd_host_buckets is full */
-	__u8 pad[5];
+	__u8 pad;
+	__u16 sample_snaplen; /* bytes kept of a sampled packet, 1..PD_SNAPLEN_MAX */
+	__u16 pad2;
+	__u32 sample_every; /* sample one packet in this many, at random; 0: none */
+	__u32 pad3;
 	struct pd_quota quota;
 	struct pd_block block;
 	struct pd_rule rules[PD_MAX_RULES];
 };
+
+/*
+ * Events: one ring buffer, pd_events (PD_EVENTS_BYTES), read by the daemon
+ * and passed on to policyctl monitor/capture clients. Every record starts
+ * with a struct pd_event; a PD_EV_SAMPLE record is a struct
+ * pd_sample_event. A record that finds the ring full is lost, counted in
+ * pd_misc_stats.events_lost.
+ */
+#define PD_EVENTS_BYTES (4u << 20)
+#define PD_SNAPLEN_MAX 1500
+#define PD_DEFAULT_SNAPLEN 128
+
+enum pd_event_type {
+	PD_EV_DROP = 1, /* a drop, or a would-drop in monitor mode (rate-capped) */
+	PD_EV_BLOCK, /* a host was blocked; until_ns says until when */
+	PD_EV_LOG, /* a packet matched a rule with log: true (rate-capped) */
+	PD_EV_SAMPLE, /* a sampled packet: struct pd_sample_event */
+	PD_EV_UNBLOCK, /* made by the daemon only (expiry or policyctl unblock) */
+};
+
+/* pd_event.flags */
+#define PD_EVF_WOULD_DROP (1u << 0) /* monitor mode: the drop verdict passed */
+#define PD_EVF_PORTS (1u << 1) /* sport and dport are set */
+#define PD_EVF_ICMP (1u << 2) /* icmp_type is set */
+
+/* pd_event.rule when no rule decided (the default verdict, a blocked host). */
+#define PD_EV_RULE_NONE 0xff
+
+struct pd_event {
+	__u64 time_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u8 type; /* enum pd_event_type */
+	__u8 verdict; /* enum pd_verdict, as carried out */
+	__u8 reason; /* enum pd_reason of a drop or would-drop */
+	__u8 flags; /* PD_EVF_* */
+	__u8 family; /* AF_INET or AF_INET6 */
+	__u8 proto; /* IP protocol (IPv6: the upper-layer header) */
+	__u8 rule; /* index of the deciding rule in its policy, or PD_EV_RULE_NONE */
+	__u8 icmp_type;
+	__u32 slot; /* policy slot */
+	__u32 len; /* IP length of the skb (skb->len) */
+	__u32 packets; /* wire packets: max(gso_segs, 1) */
+	__u16 sport; /* host byte order */
+	__u16 dport;
+	__u64 until_ns; /* PD_EV_BLOCK: monotonic ns the block ends */
+	__u8 saddr[16]; /* IPv4 in the first four bytes */
+	__u8 daddr[16];
+};
+
+struct pd_sample_event {
+	struct pd_event ev;
+	__u32 caplen; /* bytes of data[] used: min(len, the policy's snaplen) */
+	__u32 pad;
+	__u8 data[PD_SNAPLEN_MAX]; /* the packet from its IP header on */
+	__u8 pad_end[4]; /* to a multiple of 8 */
+};
+
+/* pd_event_caps[slot] (PERCPU_ARRAY): the rate cap's fixed one-second window. */
+struct pd_event_cap {
+	__u64 second; /* bpf_ktime_get_coarse_ns() / 1e9 of the window */
+	__u32 drops; /* drop events sent in it */
+	__u32 logs; /* log events sent in it */
+};
+
+/* pd_misc_stats[0] (PERCPU_ARRAY). */
+struct pd_misc_stats {
+	__u64 events_lost; /* the ring buffer was full */
+	__u64 events_capped; /* drop and log events over pd_config.event_cap */
+	__u64 hosts_inserted4; /* pd_dcache4 entries inserted */
+	__u64 hosts_inserted6; /* pd_dcache6 entries inserted */
+	__u64 pad;
+};
+
+/*
+ * Explain: what the program reports in ctx_out's cb[] (see pd_config).
+ * cb[0]: the policy slot, or PD_SLOT_NONE (no policy covers the address);
+ * cb[1]: the deciding rule's index, or PD_EV_RULE_NONE;
+ * cb[2]: verdict | reason << 8 | PD_EXPLAIN_F_* << 16, the verdict as the
+ *        policy decides it (monitor mode's pass is in the flags); for a
+ *        pass, reason is PD_REASON_RULE (a rule decided) or _DEFAULT;
+ * cb[3]: the pd_rule_stats counter of the deciding rule (or default);
+ * cb[4]: 0.
+ */
+#define PD_EXPLAIN_F_LIMIT_OVER (1u << 0) /* the rule's limit was exceeded */
+#define PD_EXPLAIN_F_TABLE_FULL (1u << 1) /* a per-host table had no room */
+#define PD_EXPLAIN_F_QUOTA (1u << 2) /* over the quota */
+#define PD_EXPLAIN_F_BLOCKED (1u << 3) /* the host is blocked */
+#define PD_EXPLAIN_F_WOULD_DROP (1u << 4) /* monitor mode: dropped in enforce mode */
+#define PD_EXPLAIN_F_NEW_HOST (1u << 5) /* no per-host bucket yet: it would start full */
 
 /* Per-CPU counters. Packets are wire packets: max(gso_segs, 1). */
 struct pd_counters {
@@ -339,11 +466,11 @@ struct pd_policy_stats {
 
 /* pd_rule_stats[counter] (PERCPU_ARRAY) is a struct pd_counters. */
 
-_Static_assert(sizeof(struct pd_config) == 8, "pd_config size");
+_Static_assert(sizeof(struct pd_config) == 24, "pd_config size");
 _Static_assert(sizeof(struct pd_dest_key) == 24, "pd_dest_key size");
 _Static_assert(sizeof(struct pd_dest_val) == 8, "pd_dest_val size");
 _Static_assert(sizeof(struct pd_dcache6_key) == 16, "pd_dcache6_key size");
-_Static_assert(sizeof(struct pd_dcache_val) == 24, "pd_dcache_val size");
+_Static_assert(sizeof(struct pd_dcache_val) == 24 + 8 * (4 + PD_REASON_MAX), "pd_dcache_val size");
 _Static_assert(sizeof(struct pd_port_range) == 4, "pd_port_range size");
 _Static_assert(sizeof(struct pd_limit) == 24, "pd_limit size");
 _Static_assert(sizeof(struct pd_bucket) == 8, "pd_bucket size");
@@ -352,7 +479,7 @@ _Static_assert(sizeof(struct pd_rule) == 16 + 8 * PD_MAX_PORT_RANGES + 4 * PD_MA
 						 32 + sizeof(struct pd_limit),
 	       "pd_rule size");
 _Static_assert(sizeof(struct pd_src_key) == 28, "pd_src_key size");
-_Static_assert(sizeof(struct pd_policy) == 16 + sizeof(struct pd_quota) + sizeof(struct pd_block) +
+_Static_assert(sizeof(struct pd_policy) == 24 + sizeof(struct pd_quota) + sizeof(struct pd_block) +
 						   PD_MAX_RULES * sizeof(struct pd_rule),
 	       "pd_policy size");
 _Static_assert(sizeof(struct pd_quota) == 24, "pd_quota size");
@@ -364,6 +491,10 @@ _Static_assert(sizeof(struct pd_policy_quota) == 16, "pd_policy_quota size");
 _Static_assert(sizeof(struct pd_counters) == 8 * (10 + PD_REASON_MAX), "pd_counters size");
 _Static_assert(sizeof(struct pd_policy_stats) == sizeof(struct pd_counters) + 8 * PD_HIST_BUCKETS,
 	       "pd_policy_stats size");
+_Static_assert(sizeof(struct pd_event) == 72, "pd_event size");
+_Static_assert(sizeof(struct pd_sample_event) == 80 + PD_SNAPLEN_MAX + 4, "pd_sample_event size");
+_Static_assert(sizeof(struct pd_event_cap) == 16, "pd_event_cap size");
+_Static_assert(sizeof(struct pd_misc_stats) == 40, "pd_misc_stats size");
 _Static_assert(PD_MAX_RULES <= 255, "nrules is a __u8");
 
 #endif

@@ -53,6 +53,7 @@ struct policy_rule {
 	char limit_rate[32]; /* "20000/s", "10mbit/s" */
 	uint64_t limit_burst; /* packets or bytes, as given or defaulted */
 	struct policy_pos limit_pos;
+	bool log; /* log: true: an event per match (rate-capped) */
 };
 
 struct policy_route {
@@ -76,6 +77,9 @@ struct policy {
 	char quota_text[64]; /* "50GB per host per 1d" */
 	struct pd_block block;
 	char block_text[96]; /* "after 500 drops within 10s for 5m" */
+	/* sample: one packet in sample_every (0: none), sample_snaplen bytes kept. */
+	uint32_t sample_every;
+	uint16_t sample_snaplen;
 	struct prefix *dests;
 	struct policy_pos *dest_pos;
 	size_t ndests;

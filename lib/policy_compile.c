@@ -234,6 +234,8 @@ int policy_compile(const struct policy *p, const uint32_t *rule_counters, uint32
 		out->quota.period_ns = p->quota.period_ns;
 		out->quota.per_host = p->quota.per_host;
 	}
+	out->sample_every = p->sample_every;
+	out->sample_snaplen = p->sample_snaplen;
 	if (p->block.kind != PD_BLOCK_NONE) {
 		out->block.threshold = p->block.threshold;
 		out->block.window_ns = p->block.window_ns;
@@ -246,6 +248,8 @@ int policy_compile(const struct policy *p, const uint32_t *rule_counters, uint32
 
 		c->counter = rule_counters[i];
 		c->action = r->action;
+		if (r->log)
+			c->flags |= PD_RULE_LOG;
 		if (r->has_proto) {
 			c->match |= PD_MATCH_PROTO;
 			c->proto = r->proto;

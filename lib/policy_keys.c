@@ -282,6 +282,7 @@ enum {
 	TOP_RULES,
 	TOP_QUOTA,
 	TOP_BLOCK,
+	TOP_SAMPLE,
 };
 
 static int read_policy_name(struct policy_reader *r, void *obj, const struct policy_pos *key)
@@ -434,7 +435,7 @@ static const struct policy_key top_keys[] = {
 	[TOP_RULES] = { "rules", policy_keys_rules },
 	[TOP_QUOTA] = { "quota", policy_keys_quota },
 	[TOP_BLOCK] = { "block", policy_keys_block },
-	{ "sample", NULL },
+	[TOP_SAMPLE] = { "sample", policy_keys_sample },
 };
 
 static const struct policy_mapping top_spec = { "policy", top_keys, ARRAY_SIZE(top_keys) };

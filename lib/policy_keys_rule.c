@@ -504,7 +504,7 @@ static int read_match(struct policy_reader *r, void *obj, const struct policy_po
 
 /* --- rules ------------------------------------------------------------------ */
 
-enum { RULE_NAME, RULE_MATCH, RULE_ACTION, RULE_LIMIT };
+enum { RULE_NAME, RULE_MATCH, RULE_ACTION, RULE_LIMIT, RULE_LOG };
 
 static int read_rule_name(struct policy_reader *r, void *obj, const struct policy_pos *key)
 {
@@ -550,6 +550,25 @@ static int read_action(struct policy_reader *r, void *obj, const struct policy_p
 	return 0;
 }
 
+static int read_log(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct rule_state *rs = obj;
+	struct policy_pos pos = policy_reader_pos(r);
+	char q[POLICY_VALUE_QUOTE_BUF];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, "log", "true or false", &s);
+	if (err)
+		return err;
+	if (!strcmp(s, "true") || !strcmp(s, "false")) {
+		rs->rule->log = !strcmp(s, "true");
+		return 0;
+	}
+	return policy_reader_fail(r, &pos, "invalid log '%s' (expected true or false)",
+				  policy_value_quote(s, q, sizeof(q)));
+}
+
 /* The limit itself is read in policy_keys_state.c, with quota and block. */
 static int read_limit(struct policy_reader *r, void *obj, const struct policy_pos *key)
 {
@@ -557,11 +576,9 @@ static int read_limit(struct policy_reader *r, void *obj, const struct policy_po
 }
 
 static const struct policy_key rule_keys[] = {
-	[RULE_NAME] = { "name", read_rule_name },
-	[RULE_MATCH] = { "match", read_match },
-	[RULE_ACTION] = { "action", read_action },
-	[RULE_LIMIT] = { "limit", read_limit },
-	{ "log", NULL },
+	[RULE_NAME] = { "name", read_rule_name },  [RULE_MATCH] = { "match", read_match },
+	[RULE_ACTION] = { "action", read_action }, [RULE_LIMIT] = { "limit", read_limit },
+	[RULE_LOG] = { "log", read_log },
 };
 
 static const struct policy_mapping rule_spec = { "rule", rule_keys, ARRAY_SIZE(rule_keys) };

@@ -467,3 +467,72 @@ int policy_keys_block(struct policy_reader *r, void *obj, const struct policy_po
 		 bs.threshold_text, bs.within, bs.duration);
 	return 0;
 }
+
+/* --- sample ----------------------------------------------------------------- */
+
+enum { SAMPLE_EVERY, SAMPLE_SNAPLEN };
+
+struct sample_state {
+	uint64_t every;
+	uint64_t snaplen;
+};
+
+/* A count of @what in 1..@max, into *@out. */
+static int read_bounded_count(struct policy_reader *r, const char *what, const char *expected,
+			      uint64_t max, uint64_t *out)
+{
+	struct policy_pos pos = policy_reader_pos(r);
+	char why[sizeof(r->err->msg)];
+	const char *s;
+	int err;
+
+	err = policy_reader_want_scalar(r, what, expected, &s);
+	if (err)
+		return err;
+	if (policy_value_count(what, s, out, why, sizeof(why)))
+		return policy_reader_value_failed(r, why);
+	if (*out > max)
+		return policy_reader_fail(r, &pos, "%s %s is out of range (expected at most %llu)",
+					  what, s, (unsigned long long)max);
+	return 0;
+}
+
+static int read_sample_every(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	return read_bounded_count(r, "every", "a number N: one packet in N is sampled", UINT32_MAX,
+				  &((struct sample_state *)obj)->every);
+}
+
+static int read_sample_snaplen(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	return read_bounded_count(r, "snaplen", "a number of bytes", PD_SNAPLEN_MAX,
+				  &((struct sample_state *)obj)->snaplen);
+}
+
+static const struct policy_key sample_keys[] = {
+	[SAMPLE_EVERY] = { "every", read_sample_every },
+	[SAMPLE_SNAPLEN] = { "snaplen", read_sample_snaplen },
+};
+
+static const struct policy_mapping sample_spec = { "sample", sample_keys, ARRAY_SIZE(sample_keys) };
+
+int policy_keys_sample(struct policy_reader *r, void *obj, const struct policy_pos *key)
+{
+	struct policy_pos seen[ARRAY_SIZE(sample_keys)] = { 0 };
+	struct policy_pos pos = policy_reader_pos(r);
+	struct sample_state ss = { .snaplen = PD_DEFAULT_SNAPLEN };
+	struct policy *p = r->p;
+	int err;
+
+	if (r->ev.type != YAML_MAPPING_START_EVENT)
+		return policy_reader_wrong_type(r, "'sample'", "a mapping with every, snaplen");
+	err = policy_reader_mapping(r, &sample_spec, &ss, seen);
+	if (err)
+		return err;
+	if (!seen[SAMPLE_EVERY].line)
+		return policy_reader_fail(
+			r, &pos, "missing key 'every' in sample (expected a number such as 1000)");
+	p->sample_every = (uint32_t)ss.every;
+	p->sample_snaplen = (uint16_t)ss.snaplen;
+	return 0;
+}

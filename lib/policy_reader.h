@@ -55,8 +55,7 @@ struct policy_reader {
 
 struct policy_key {
 	const char *name;
-	/* Reads the value (the current event) and leaves its last event current;
-	 * NULL for a key of SPEC §4 this version does not support yet. */
+	/* Reads the value (the current event) and leaves its last event current. */
 	int (*read)(struct policy_reader *r, void *obj, const struct policy_pos *key);
 };
 
@@ -124,5 +123,6 @@ int policy_keys_limit(struct policy_reader *r, struct policy_rule *rule,
 		      const struct policy_pos *key);
 int policy_keys_quota(struct policy_reader *r, void *obj, const struct policy_pos *key);
 int policy_keys_block(struct policy_reader *r, void *obj, const struct policy_pos *key);
+int policy_keys_sample(struct policy_reader *r, void *obj, const struct policy_pos *key);
 
 #endif

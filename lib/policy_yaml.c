@@ -257,9 +257,6 @@ int policy_reader_mapping(struct policy_reader *r, const struct policy_mapping *
 				policy_value_quote(policy_reader_scalar(r), q, sizeof(q)), m->what,
 				expected);
 		k = &m->keys[i];
-		if (!k->read)
-			return policy_reader_fail(
-				r, &key, "'%s' is not supported yet by this version", k->name);
 		if (seen[i].line)
 			return policy_reader_fail(r, &key,
 						  "duplicate key '%s' in %s (first at %u:%u)",

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/socket.h>
@@ -91,12 +92,15 @@ static int pin_path(char *buf, size_t size, const char *dir, const char *name)
 }
 
 /*
- * Size a per-host table to --hosts. A pinned table of another size cannot be
- * reused; it is dropped with a warning rather than refusing to start: its
- * buckets are soft state (a missing bucket is a full one), and per-host
- * quota use and blocks start over.
+ * Size a per-host table to --hosts. A pinned table of another size or shape
+ * (an older build's: another type or value) cannot be reused; it is dropped
+ * with a warning rather than refusing to start: its contents are soft state
+ * (a missing bucket is a full one; per-host counters, quota use and blocks
+ * start over): @what says which, for the warning. Returns 1 when a pinned
+ * table is dropped, 0 when there is none or it is reused, or -errno.
  */
-static int host_table_size(struct bpf_map *map, const char *dir, unsigned int hosts)
+static int host_table_size(struct bpf_map *map, const char *dir, unsigned int hosts,
+			   const char *what)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -114,11 +118,83 @@ static int host_table_size(struct bpf_map *map, const char *dir, unsigned int ho
 		return 0;
 	err = bpf_obj_get_info_by_fd(fd, &info, &len);
 	close(fd);
-	if (!err && info.max_entries != hosts) {
-		pr_warn("per-host table %s holds %u hosts, --hosts asks for %u: recreated (its per-host state starts over)",
-			path, info.max_entries, hosts);
-		if (unlink(path))
-			return -errno;
+	if (err)
+		return 0;
+	if (info.max_entries != hosts) {
+		pr_warn("per-host table %s holds %u hosts, --hosts asks for %u: recreated (%s)",
+			path, info.max_entries, hosts, what);
+	} else if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+		   info.value_size != bpf_map__value_size(map) ||
+		   info.map_flags != bpf_map__map_flags(map)) {
+		pr_warn("per-host table %s is of an older layout: recreated (%s)", path, what);
+	} else {
+		return 0;
+	}
+	if (unlink(path))
+		return -errno;
+	return 1;
+}
+
+/*
+ * A per-host table made anew starts with no entry: its hosts_inserted count
+ * (evictions are inserted less present) starts over with it, on every CPU.
+ */
+static int misc_hosts_restart(struct policy_bpf *skel, int ncpus, bool v4, bool v6)
+{
+	struct pd_misc_stats *v;
+	__u32 zero = 0;
+	int err = 0;
+
+	if (!v4 && !v6)
+		return 0;
+	v = calloc(ncpus, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map__lookup_elem(skel->maps.pd_misc_stats, &zero, sizeof(zero), v,
+				 ncpus * sizeof(*v), 0)) {
+		err = -errno;
+		goto out;
+	}
+	for (int i = 0; i < ncpus; i++) {
+		if (v4)
+			v[i].hosts_inserted4 = 0;
+		if (v6)
+			v[i].hosts_inserted6 = 0;
+	}
+	if (bpf_map__update_elem(skel->maps.pd_misc_stats, &zero, sizeof(zero), v,
+				 ncpus * sizeof(*v), BPF_EXIST))
+		err = -errno;
+out:
+	if (err)
+		pr_err("cannot reset %s: %s", PD_MAP_MISC_STATS, strerror(-err));
+	free(v);
+	return err;
+}
+
+/*
+ * This start's pd_config fields besides the epoch and flags (which a reused
+ * pd_config keeps): the event cap, and a fresh explain key, random and nonzero,
+ * so only this daemon's explain runs (which read it from the map) use it.
+ */
+static int config_init(struct policy_bpf *skel, struct pd_config *cfg)
+{
+	__u32 zero = 0;
+	ssize_t n;
+
+	cfg->event_cap = PD_DEFAULT_EVENT_CAP;
+	do {
+		n = getrandom(&cfg->explain_key, sizeof(cfg->explain_key), 0);
+		if (n < 0 && errno != EINTR) {
+			n = -errno;
+			pr_err("cannot draw the explain key: %s", strerror((int)-n));
+			return (int)n;
+		}
+	} while (n != sizeof(cfg->explain_key) || !cfg->explain_key);
+	if (bpf_map__update_elem(skel->maps.pd_config, &zero, sizeof(zero), cfg, sizeof(*cfg),
+				 BPF_ANY)) {
+		n = -errno;
+		pr_err("cannot write %s: %s", PD_MAP_CONFIG, strerror((int)-n));
+		return (int)n;
 	}
 	return 0;
 }
@@ -131,8 +207,8 @@ int maps_open(struct daemon *d)
 	struct pd_config cfg = {};
 	struct bpf_map *map;
 	char path[PATH_MAX];
+	int err, remade4 = 0, remade6 = 0;
 	__u32 zero = 0;
-	int err;
 
 	err = bpffs_prepare(d->opts.bpffs_dir);
 	if (err)
@@ -159,10 +235,18 @@ int maps_open(struct daemon *d)
 			goto out;
 		}
 	}
-	err = host_table_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts);
-	if (!err)
-		err = host_table_size(skel->maps.pd_hosts, d->opts.bpffs_dir, d->opts.hosts);
-	if (err)
+	err = host_table_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts,
+			      "its per-host state starts over");
+	if (err >= 0)
+		err = host_table_size(skel->maps.pd_hosts, d->opts.bpffs_dir, d->opts.hosts,
+				      "its per-host state starts over");
+	if (err >= 0)
+		err = remade4 = host_table_size(skel->maps.pd_dcache4, d->opts.bpffs_dir,
+						d->opts.hosts, "its per-host counters start over");
+	if (err >= 0)
+		err = remade6 = host_table_size(skel->maps.pd_dcache6, d->opts.bpffs_dir,
+						d->opts.hosts, "its per-host counters start over");
+	if (err < 0)
 		goto out;
 	err = policy_bpf__load(skel);
 	if (err) {
@@ -209,6 +293,11 @@ int maps_open(struct daemon *d)
 		err = d->ncpus ? d->ncpus : -EINVAL;
 		goto out;
 	}
+	err = misc_hosts_restart(skel, d->ncpus, remade4 > 0, remade6 > 0);
+	if (!err)
+		err = config_init(skel, &cfg);
+	if (err)
+		goto out;
 	d->skel = skel;
 	skel = NULL;
 	pr_info("program %s loaded (id %u), maps pinned under %s, epoch %u", PD_PROG_NAME,
@@ -428,10 +517,19 @@ static bool set_has_realm(const struct policy_set *set)
 int maps_commit(struct daemon *d, const struct policy_set *set, const struct policy_set *old)
 {
 	uint32_t cur = d->epoch % PD_GENERATIONS, next = (d->epoch + 1) % PD_GENERATIONS;
-	struct pd_config cfg = { .epoch = d->epoch + 1,
-				 .flags = set_has_realm(set) ? PD_CONFIG_REALMS : 0 };
+	struct pd_config cfg;
 	__u32 zero = 0;
 	int err;
+
+	/* Only the epoch and flags change: the event cap and explain key stay. */
+	if (bpf_map__lookup_elem(d->skel->maps.pd_config, &zero, sizeof(zero), &cfg, sizeof(cfg),
+				 0)) {
+		err = -errno;
+		pr_err("cannot read %s: %s", PD_MAP_CONFIG, strerror(-err));
+		return err;
+	}
+	cfg.epoch = d->epoch + 1;
+	cfg.flags = set_has_realm(set) ? PD_CONFIG_REALMS : 0;
 
 	/* Leftovers in the next generation (a daemon killed mid-commit)
 	 * would shadow or add entries: clear them first. */
@@ -617,6 +715,12 @@ int maps_read_policy_stats(struct daemon *d, uint32_t slot, struct pd_policy_sta
 int maps_read_rule_stats(struct daemon *d, uint32_t counter, struct pd_counters *out)
 {
 	return percpu_sum(d->skel->maps.pd_rule_stats, counter, (__u64 *)out,
+			  sizeof(*out) / sizeof(__u64), d->ncpus);
+}
+
+int maps_read_misc_stats(struct daemon *d, struct pd_misc_stats *out)
+{
+	return percpu_sum(d->skel->maps.pd_misc_stats, 0, (__u64 *)out,
 			  sizeof(*out) / sizeof(__u64), d->ncpus);
 }
 

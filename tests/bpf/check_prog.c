@@ -963,14 +963,14 @@ START_TEST(test_maps_shape)
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_src), sizeof(__u32));
 	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_sync), BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	ck_assert_int_ge(bpf_map__fd(skel->maps.pd_sync), 0);
-	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_dcache4), BPF_MAP_TYPE_LRU_HASH);
-	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_dcache4), PD_DCACHE4_ENTRIES);
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_dcache4), BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_dcache4), PD_DEFAULT_HOSTS);
 	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_dcache4), sizeof(__u32));
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_dcache4), sizeof(struct pd_dcache_val));
 	ck_assert_uint_eq(bpf_map__map_flags(skel->maps.pd_dcache4), BPF_F_NO_COMMON_LRU);
-	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_dcache6), BPF_MAP_TYPE_LRU_HASH);
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_dcache6), BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	ck_assert_uint_eq(bpf_map__map_flags(skel->maps.pd_dcache6), BPF_F_NO_COMMON_LRU);
-	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_dcache6), PD_DCACHE6_ENTRIES);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_dcache6), PD_DEFAULT_HOSTS);
 	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_dcache6), sizeof(struct pd_dcache6_key));
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_dcache6), sizeof(struct pd_dcache_val));
 	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_rule_buckets), BPF_MAP_TYPE_ARRAY);
@@ -993,6 +993,16 @@ START_TEST(test_maps_shape)
 	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_policy_quota), sizeof(__u32));
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_policy_quota),
 			  sizeof(struct pd_policy_quota));
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_events), BPF_MAP_TYPE_RINGBUF);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_events), PD_EVENTS_BYTES);
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_event_caps), BPF_MAP_TYPE_PERCPU_ARRAY);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_event_caps), PD_MAX_POLICIES);
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_event_caps),
+			  sizeof(struct pd_event_cap));
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_misc_stats), BPF_MAP_TYPE_PERCPU_ARRAY);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_misc_stats), 1);
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_misc_stats),
+			  sizeof(struct pd_misc_stats));
 	/* The daemon runs the cached program: the benchmark's switch is off. */
 	ck_assert_uint_eq(skel->rodata->pd_cache_off, 0);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_config), PD_MAP_CONFIG);
@@ -1008,6 +1018,9 @@ START_TEST(test_maps_shape)
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_host_buckets), PD_MAP_HOST_BUCKETS);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_hosts), PD_MAP_HOSTS);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_policy_quota), PD_MAP_POLICY_QUOTA);
+	ck_assert_str_eq(bpf_map__name(skel->maps.pd_events), PD_MAP_EVENTS);
+	ck_assert_str_eq(bpf_map__name(skel->maps.pd_event_caps), PD_MAP_EVENT_CAPS);
+	ck_assert_str_eq(bpf_map__name(skel->maps.pd_misc_stats), PD_MAP_MISC_STATS);
 	ck_assert_str_eq(bpf_program__name(skel->progs.policyd_out), PD_PROG_NAME);
 }
 END_TEST

@@ -2,13 +2,14 @@
 /*
  * The harness of the BPF_PROG_TEST_RUN tests: one loaded policy skeleton per test
  * (setup/teardown), writers for its maps through the ABI structs, per-CPU counter
- * sums, cache entries, and running one packet. Included by each test file.
+ * sums, per-host table entries, and running one packet. Included by each test file.
  */
 #ifndef POLICYD_TESTS_PROG_HARNESS_H
 #define POLICYD_TESTS_PROG_HARNESS_H
 
 #include <check.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,23 @@ union pd_dcache_key {
 
 static struct policy_bpf *skel;
 static int ncpus;
+/* The CPU every test runs on (setup pins it): per-CPU values are read there. */
+#define TEST_CPU 0
+
+/*
+ * Run on TEST_CPU only: BPF_PROG_TEST_RUN runs the program on the caller's CPU,
+ * so every per-CPU value a test checks (the per-host table's, the event cap's)
+ * is that CPU's, whatever the scheduler would do.
+ */
+static inline void pin_test_cpu(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(TEST_CPU, &set);
+	ck_assert_msg(!sched_setaffinity(0, sizeof(set), &set), "sched_setaffinity: %s",
+		      strerror(errno));
+}
 
 /*
  * Load the skeleton with room for @buckets per-host buckets and @hosts per-host
@@ -40,6 +58,7 @@ static inline void setup_tables(__u32 buckets, __u32 hosts)
 	__u32 info_len = sizeof(info);
 	int err;
 
+	pin_test_cpu();
 	skel = policy_bpf__open();
 	ck_assert_msg(skel, "skeleton open failed: %s", strerror(errno));
 	if (buckets)
@@ -75,15 +94,50 @@ static inline void teardown(void)
 
 /* --- map writers -------------------------------------------------------- */
 
-/* What the daemon's apply ends with: the generation in use is @epoch % 2. */
-static inline void set_epoch(__u32 epoch)
+static inline struct pd_config get_config(void)
 {
-	struct pd_config cfg = { .epoch = epoch };
+	struct pd_config cfg;
 	__u32 zero = 0;
 
-	ck_assert_int_eq(bpf_map__update_elem(skel->maps.pd_config, &zero, sizeof(zero), &cfg,
-					      sizeof(cfg), BPF_ANY),
+	ck_assert_int_eq(bpf_map__lookup_elem(skel->maps.pd_config, &zero, sizeof(zero), &cfg,
+					      sizeof(cfg), 0),
 			 0);
+	return cfg;
+}
+
+static inline void put_config(const struct pd_config *cfg)
+{
+	__u32 zero = 0;
+
+	ck_assert_int_eq(bpf_map__update_elem(skel->maps.pd_config, &zero, sizeof(zero), cfg,
+					      sizeof(*cfg), BPF_ANY),
+			 0);
+}
+
+/* What the daemon's apply ends with: the generation in use is @epoch % 2. The
+ * rest of pd_config (event cap, explain key) is left as it is. */
+static inline void set_epoch(__u32 epoch)
+{
+	struct pd_config cfg = get_config();
+
+	cfg.epoch = epoch;
+	put_config(&cfg);
+}
+
+static inline void set_event_cap(__u32 cap)
+{
+	struct pd_config cfg = get_config();
+
+	cfg.event_cap = cap;
+	put_config(&cfg);
+}
+
+static inline void set_explain_key(__u64 key)
+{
+	struct pd_config cfg = get_config();
+
+	cfg.explain_key = key;
+	put_config(&cfg);
 }
 
 static inline void add_dest(__u8 gen, const char *text, __u32 slot)
@@ -338,9 +392,9 @@ static inline int run(const struct pkt *p)
 	return run_gso(p, 0);
 }
 
-/* --- the destination caches --------------------------------------------- */
+/* --- the per-host table ------------------------------------------------- */
 
-/* The cache key of an address, IPv4 or IPv6 by its text; returns the map. */
+/* The table key of an address, IPv4 or IPv6 by its text; returns the map. */
 static inline struct bpf_map *dcache_key(const char *addr, union pd_dcache_key *key)
 {
 	memset(key, 0, sizeof(*key));
@@ -355,7 +409,7 @@ static inline size_t dcache_key_size(const struct bpf_map *map)
 	return map == skel->maps.pd_dcache4 ? sizeof(__u32) : sizeof(struct pd_dcache6_key);
 }
 
-/* The address as a cache entry stores it: IPv4 in the first four bytes, rest zero. */
+/* The address as an entry stores it: IPv4 in the first four bytes, rest zero. */
 static inline void dcache_addr(const char *addr, __u8 out[16])
 {
 	union pd_dcache_key key;
@@ -366,38 +420,62 @@ static inline void dcache_addr(const char *addr, __u8 out[16])
 }
 
 /*
- * Write the entry under @key_addr's key holding @val_addr: the same address is what
- * a packet in @epoch would have written; another is an element reused for another
- * host while a packet still held it.
+ * Every CPU's value of @addr's entry into @vals (ncpus of them); 0 or -errno
+ * (-ENOENT: no entry).
+ */
+static inline int dcache_lookup_all(const char *addr, struct pd_dcache_val *vals)
+{
+	union pd_dcache_key key;
+	struct bpf_map *map = dcache_key(addr, &key);
+
+	return bpf_map__lookup_elem(map, &key, dcache_key_size(map), vals, sizeof(*vals) * ncpus,
+				    0) ?
+		       -errno :
+		       0;
+}
+
+/*
+ * Write the entry under @key_addr's key holding @val_addr, the same value on every
+ * CPU: the same address is what a packet in @epoch would have written; another is
+ * an element reused for another host while a packet still held it.
  */
 static inline void dcache_put_as(const char *key_addr, const char *val_addr, __u32 epoch,
 				 __u32 slot)
 {
-	struct pd_dcache_val val = { .epoch = epoch, .slot = slot };
+	struct pd_dcache_val *vals = calloc(ncpus, sizeof(*vals));
 	union pd_dcache_key key;
 	struct bpf_map *map = dcache_key(key_addr, &key);
+	int cpu;
 
-	dcache_addr(val_addr, val.addr);
-	ck_assert_int_eq(
-		bpf_map__update_elem(map, &key, dcache_key_size(map), &val, sizeof(val), BPF_ANY),
-		0);
+	ck_assert_ptr_nonnull(vals);
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		vals[cpu].epoch = epoch;
+		vals[cpu].slot = slot;
+		dcache_addr(val_addr, vals[cpu].addr);
+	}
+	ck_assert_int_eq(bpf_map__update_elem(map, &key, dcache_key_size(map), vals,
+					      sizeof(*vals) * ncpus, BPF_ANY),
+			 0);
+	free(vals);
 }
 
-/* Write a cache entry directly, as a packet in @epoch would have. */
+/* Write an entry directly, as a packet in @epoch would have. */
 static inline void dcache_put(const char *addr, __u32 epoch, __u32 slot)
 {
 	dcache_put_as(addr, addr, epoch, slot);
 }
 
-/* The entry for @addr; fails the test if there is none. */
+/* TEST_CPU's value of the entry for @addr; fails the test if there is none. */
 static inline struct pd_dcache_val dcache_get(const char *addr)
 {
-	struct pd_dcache_val val;
-	union pd_dcache_key key;
-	struct bpf_map *map = dcache_key(addr, &key);
+	struct pd_dcache_val *vals = calloc(ncpus, sizeof(*vals)), val;
+	int err;
 
-	ck_assert_msg(!bpf_map__lookup_elem(map, &key, dcache_key_size(map), &val, sizeof(val), 0),
-		      "no cache entry for %s: %s", addr, strerror(errno));
+	ck_assert_ptr_nonnull(vals);
+	err = dcache_lookup_all(addr, vals);
+	ck_assert_msg(!err, "no entry for %s: %s", addr, strerror(-err));
+	val = vals[TEST_CPU];
+	free(vals);
 	return val;
 }
 
@@ -408,11 +486,109 @@ static inline void assert_dcache(const char *addr, __u32 epoch, __u32 slot)
 	__u8 want[16];
 
 	ck_assert_msg(val.epoch == epoch && val.slot == slot,
-		      "cache entry for %s: epoch %u slot %#x, expected epoch %u slot %#x", addr,
+		      "entry for %s: epoch %u slot %#x, expected epoch %u slot %#x", addr,
 		      val.epoch, val.slot, epoch, slot);
 	dcache_addr(addr, want);
-	ck_assert_msg(!memcmp(val.addr, want, sizeof(want)), "cache entry for %s: wrong address",
-		      addr);
+	ck_assert_msg(!memcmp(val.addr, want, sizeof(want)), "entry for %s: wrong address", addr);
+}
+
+/* The misc counters, summed over CPUs. */
+static inline struct pd_misc_stats misc_stats(void)
+{
+	struct pd_misc_stats *vals = calloc(ncpus, sizeof(*vals)), sum = {};
+	__u32 zero = 0;
+	int cpu;
+
+	ck_assert_ptr_nonnull(vals);
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_misc_stats), &zero, vals),
+			 0);
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		sum.events_lost += vals[cpu].events_lost;
+		sum.events_capped += vals[cpu].events_capped;
+		sum.hosts_inserted4 += vals[cpu].hosts_inserted4;
+		sum.hosts_inserted6 += vals[cpu].hosts_inserted6;
+	}
+	free(vals);
+	return sum;
+}
+
+/* --- the event ring ------------------------------------------------------ */
+
+/* Events read from pd_events: every record counted, the first PD_TEST_EVENTS kept. */
+#define PD_TEST_EVENTS 4096
+
+struct ev_log {
+	size_t n; /* records read */
+	size_t kept;
+	size_t bad; /* records of an unexpected size */
+	struct pd_sample_event v[PD_TEST_EVENTS];
+};
+
+static inline int ev_collect(void *ctx, void *data, size_t size)
+{
+	struct ev_log *log = ctx;
+	const struct pd_event *e = data;
+	size_t want =
+		e->type == PD_EV_SAMPLE ? sizeof(struct pd_sample_event) : sizeof(struct pd_event);
+
+	log->n++;
+	if (size != want)
+		log->bad++;
+	if (log->kept < PD_TEST_EVENTS) {
+		memset(&log->v[log->kept], 0, sizeof(log->v[0]));
+		memcpy(&log->v[log->kept], data, size < want ? size : want);
+		log->kept++;
+	}
+	return 0;
+}
+
+/* A fresh, empty log (calloc'd: the caller frees it). */
+static inline struct ev_log *ev_log_new(void)
+{
+	struct ev_log *log = calloc(1, sizeof(*log));
+
+	ck_assert_ptr_nonnull(log);
+	return log;
+}
+
+/* Read every record in the ring into @log (appending); returns how many were read. */
+static inline size_t events_drain(struct ev_log *log)
+{
+	struct ring_buffer *rb;
+	size_t before = log->n;
+	int n;
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.pd_events), ev_collect, log, NULL);
+	ck_assert_msg(rb, "ring_buffer__new: %s", strerror(errno));
+	n = ring_buffer__consume(rb);
+	ck_assert_int_ge(n, 0);
+	ring_buffer__free(rb);
+	ck_assert_uint_eq(log->bad, 0);
+	return log->n - before;
+}
+
+/* The kept events of @type, in order: the @i-th (fails if there are fewer). */
+static inline const struct pd_event *ev_nth(const struct ev_log *log, __u8 type, size_t i)
+{
+	size_t k, seen = 0;
+
+	for (k = 0; k < log->kept; k++) {
+		if (log->v[k].ev.type != type)
+			continue;
+		if (seen++ == i)
+			return &log->v[k].ev;
+	}
+	ck_abort_msg("fewer than %zu events of type %u", i + 1, type);
+	return NULL;
+}
+
+static inline size_t ev_count(const struct ev_log *log, __u8 type)
+{
+	size_t k, n = 0;
+
+	for (k = 0; k < log->kept; k++)
+		n += log->v[k].ev.type == type;
+	return n;
 }
 
 #endif

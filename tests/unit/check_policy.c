@@ -937,7 +937,7 @@ START_TEST(test_compile)
 	ck_assert_uint_eq(out->default_counter, 77);
 	ck_assert_uint_eq(out->default_verdict, PD_DROP);
 	ck_assert_uint_eq(out->nrules, 3);
-	ck_assert(all_zero(out->pad, sizeof(out->pad)));
+	ck_assert(!out->pad && !out->pad2 && !out->pad3);
 
 	ck_assert_uint_eq(out->rules[0].counter, 1000);
 	ck_assert_uint_eq(out->rules[0].match, PD_MATCH_PROTO | PD_MATCH_DPORT);
@@ -960,7 +960,7 @@ START_TEST(test_compile)
 	for (i = 0; i < 3; i++) {
 		const struct pd_rule *r = &out->rules[i];
 
-		ck_assert_uint_eq(r->pad, 0);
+		ck_assert_uint_eq(r->flags, 0);
 		ck_assert(all_zero(&r->dport[r->ndport],
 				   (PD_MAX_PORT_RANGES - r->ndport) * sizeof(r->dport[0])));
 	}
@@ -1022,7 +1022,7 @@ START_TEST(test_compile_matches)
 	ck_assert_uint_eq(r->tcp_flags_mask, PD_TCP_SYN | PD_TCP_ACK);
 	ck_assert_uint_eq(r->tcp_flags_value, PD_TCP_SYN);
 	ck_assert(all_zero(r->icmp_types, sizeof(r->icmp_types)));
-	ck_assert_uint_eq(r->pad, 0);
+	ck_assert_uint_eq(r->flags, 0);
 	ck_assert(all_zero(&r->sport[1], (PD_MAX_PORT_RANGES - 1) * sizeof(r->sport[0])));
 	ck_assert(all_zero(&r->length[1], (PD_MAX_LENGTH_RANGES - 1) * sizeof(r->length[0])));
 	ck_assert_uint_eq(p->rules[0].nsrcs, 2);
@@ -1401,7 +1401,7 @@ START_TEST(test_limit_corpus)
 	memset(out, 0xa5, sizeof(*out));
 	ck_assert_int_eq(policy_compile(p, counters, 36, out, &err), 0);
 	ck_assert_uint_eq(out->table_full_verdict, PD_DROP);
-	ck_assert(all_zero(out->pad, sizeof(out->pad)));
+	ck_assert(!out->pad && !out->pad2 && !out->pad3);
 	for (i = 0; i < p->nrules; i++) {
 		const struct pd_limit *c = &out->rules[i].limit;
 
@@ -1695,6 +1695,43 @@ START_TEST(test_quota_block_errors)
 }
 END_TEST
 
+/* sample: and log: compile into the fields the program reads; snaplen defaults. */
+START_TEST(test_sample_log_corpus)
+{
+	uint32_t counters[2] = { 40, 41 };
+	struct policy_error err;
+	struct pd_policy *out;
+	struct policy *p;
+
+	out = malloc(sizeof(*out));
+	ck_assert_ptr_nonnull(out);
+
+	p = parse_file(CORPUS "/good/sample-log.yaml");
+	memset(out, 0xa5, sizeof(*out));
+	ck_assert_int_eq(policy_compile(p, counters, 42, out, &err), 0);
+	ck_assert_uint_eq(out->sample_every, 1000);
+	ck_assert_uint_eq(out->sample_snaplen, PD_SNAPLEN_MAX);
+	ck_assert_uint_eq(out->rules[0].flags, PD_RULE_LOG);
+	ck_assert_uint_eq(out->rules[1].flags, 0);
+	ck_assert(!out->pad && !out->pad2 && !out->pad3);
+	policy_free(p);
+
+	p = parse_file(CORPUS "/good/sample-default-snaplen.yaml");
+	ck_assert_int_eq(policy_compile(p, counters, 42, out, &err), 0);
+	ck_assert_uint_eq(out->sample_every, 1);
+	ck_assert_uint_eq(out->sample_snaplen, PD_DEFAULT_SNAPLEN);
+	policy_free(p);
+
+	/* No sample: nothing sampled. */
+	p = parse_file(CORPUS "/good/minimal.yaml");
+	ck_assert_int_eq(policy_compile(p, counters, 42, out, &err), 0);
+	ck_assert_uint_eq(out->sample_every, 0);
+	ck_assert_uint_eq(out->sample_snaplen, 0);
+	policy_free(p);
+	free(out);
+}
+END_TEST
+
 START_TEST(test_quota_block_corpus)
 {
 	uint32_t counters[2] = { 40, 41 };
@@ -1720,7 +1757,7 @@ START_TEST(test_quota_block_corpus)
 	ck_assert_uint_eq(out->block.window_ns, 10000000000ull);
 	ck_assert_uint_eq(out->block.duration_ns, 300000000000ull);
 	ck_assert(all_zero(out->block.pad, sizeof(out->block.pad)));
-	ck_assert(all_zero(out->pad, sizeof(out->pad)));
+	ck_assert(!out->pad && !out->pad2 && !out->pad3);
 	ck_assert_uint_eq(out->nrules, 2);
 	ck_assert_uint_eq(out->rules[1].action, PD_DROP);
 	policy_free(p);
@@ -1846,6 +1883,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_block_forms);
 	tcase_add_test(tc, test_quota_block_errors);
 	tcase_add_test(tc, test_quota_block_corpus);
+	tcase_add_test(tc, test_sample_log_corpus);
 	suite_add_tcase(s, tc);
 	return s;
 }

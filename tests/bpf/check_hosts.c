@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The per-host table (pd_dcache4/6) under BPF_PROG_TEST_RUN: each host's packets,
+ * bytes, drops by reason, would-drops and last-seen time, IPv4 and IPv6; counters
+ * that survive an apply; hosts_inserted; this CPU's value claimed when it is not
+ * the host's. Needs root.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/bpf/prog_harness.h"
+
+#define NET4 "198.18.0.0/16"
+#define NET6 "2001:db8:1::/48"
+#define HOST_A "198.18.5.7"
+#define HOST_B "198.18.9.9"
+#define HOST_NONE "198.19.1.1" /* no policy */
+#define HOST6_A "2001:db8:1::80"
+#define HOST6_B "2001:db8:1::81"
+
+#define COUNTER_PASS 1 /* UDP to DPORT_PASS */
+#define COUNTER_DROP 2 /* TCP to DPORT_DROP */
+#define COUNTER_DEFAULT 100
+#define DPORT_PASS 53
+#define DPORT_DROP 22
+#define LEN 200
+
+static __u64 coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+/* Slot @slot: UDP to DPORT_PASS passes, TCP to DPORT_DROP drops, the rest: @dflt. */
+static void policy_base(struct pd_policy *pol, __u8 dflt)
+{
+	struct pd_rule *r;
+
+	policy_init(pol, dflt, COUNTER_DEFAULT);
+	r = rule_add(pol, PD_PASS, COUNTER_PASS);
+	rule_proto(r, IPPROTO_UDP);
+	rule_dport(r, DPORT_PASS, DPORT_PASS);
+	r = rule_add(pol, PD_DROP, COUNTER_DROP);
+	rule_proto(r, IPPROTO_TCP);
+	rule_dport(r, DPORT_DROP, DPORT_DROP);
+}
+
+static void install(const struct pd_policy *pol)
+{
+	set_policy(0, 0, pol);
+	add_dest(0, NET4, 0);
+	add_dest(0, NET6, 0);
+	set_epoch(0);
+}
+
+/* The host's value on TEST_CPU counts exactly this. */
+static void assert_host(const char *addr, __u64 packets, __u64 bytes, __u64 would_drop,
+			const __u64 dropped[PD_REASON_MAX])
+{
+	struct pd_dcache_val v = dcache_get(addr);
+	int i;
+
+	ck_assert_msg(v.packets == packets, "%s: %llu packets, expected %llu", addr,
+		      (unsigned long long)v.packets, (unsigned long long)packets);
+	ck_assert_uint_eq(v.bytes, bytes);
+	ck_assert_uint_eq(v.would_drop, would_drop);
+	for (i = 0; i < PD_REASON_MAX; i++)
+		ck_assert_msg(v.dropped[i] == dropped[i], "%s: reason %d: %llu, expected %llu",
+			      addr, i, (unsigned long long)v.dropped[i],
+			      (unsigned long long)dropped[i]);
+}
+
+/* IPv4: packets (a GSO skb as its segments), bytes, drops by reason, last seen, per host. */
+START_TEST(test_counters4)
+{
+	__u64 dropped[PD_REASON_MAX] = {}, t0, t1;
+	struct pd_dcache_val v;
+	struct pd_policy pol;
+	struct pkt pass, drop, other, b;
+
+	policy_base(&pol, PD_DROP);
+	install(&pol);
+	pkt_v4(&pass, HOST_A, IPPROTO_UDP, DPORT_PASS, LEN);
+	pkt_v4(&drop, HOST_A, IPPROTO_TCP, DPORT_DROP, LEN + 100);
+	pkt_v4(&other, HOST_A, IPPROTO_UDP, 9999, LEN + 50);
+	pkt_v4(&b, HOST_B, IPPROTO_UDP, DPORT_PASS, LEN);
+
+	t0 = coarse_ns();
+	ck_assert_int_eq(run(&pass), BPF_OK);
+	ck_assert_int_eq(run_gso(&pass, 4), BPF_OK);
+	ck_assert_int_eq(run(&drop), BPF_DROP);
+	ck_assert_int_eq(run(&drop), BPF_DROP);
+	ck_assert_int_eq(run(&other), BPF_DROP);
+	ck_assert_int_eq(run(&b), BPF_OK);
+	t1 = coarse_ns();
+
+	dropped[PD_REASON_RULE] = 2;
+	dropped[PD_REASON_DEFAULT] = 1;
+	assert_host(HOST_A, 1 + 4 + 2 + 1, 2 * LEN + 2 * (LEN + 100) + LEN + 50, 0, dropped);
+	memset(dropped, 0, sizeof(dropped));
+	assert_host(HOST_B, 1, LEN, 0, dropped);
+	v = dcache_get(HOST_A);
+	ck_assert_msg(v.last_seen >= t0 && v.last_seen <= t1, "last_seen %llu not in [%llu, %llu]",
+		      (unsigned long long)v.last_seen, (unsigned long long)t0,
+		      (unsigned long long)t1);
+	assert_dcache(HOST_A, 0, 0);
+	ck_assert_uint_eq(misc_stats().hosts_inserted4, 2);
+	ck_assert_uint_eq(misc_stats().hosts_inserted6, 0);
+}
+END_TEST
+
+/* IPv6, and monitor mode: would-drops counted, nothing dropped. */
+START_TEST(test_counters6_monitor)
+{
+	__u64 dropped[PD_REASON_MAX] = {};
+	struct pd_policy pol;
+	struct pkt pass, drop, b;
+
+	policy_base(&pol, PD_PASS);
+	pol.flags |= PD_POLICY_MONITOR;
+	install(&pol);
+	pkt_v6(&pass, HOST6_A, IPPROTO_UDP, DPORT_PASS, LEN);
+	pkt_v6(&drop, HOST6_A, IPPROTO_TCP, DPORT_DROP, LEN);
+	pkt_v6(&b, HOST6_B, IPPROTO_TCP, DPORT_DROP, LEN + 8);
+
+	ck_assert_int_eq(run(&pass), BPF_OK);
+	ck_assert_int_eq(run(&drop), BPF_OK);
+	ck_assert_int_eq(run_gso(&drop, 3), BPF_OK);
+	ck_assert_int_eq(run(&b), BPF_OK);
+	assert_host(HOST6_A, 5, 3 * LEN, 4, dropped);
+	assert_host(HOST6_B, 1, LEN + 8, 1, dropped);
+	assert_dcache(HOST6_A, 0, 0);
+	ck_assert_uint_eq(misc_stats().hosts_inserted6, 2);
+	ck_assert_uint_eq(misc_stats().hosts_inserted4, 0);
+
+	/* Enforced, the same packets drop by reason. */
+	pol.flags &= ~PD_POLICY_MONITOR;
+	set_policy(1, 0, &pol);
+	add_dest(1, NET6, 0);
+	set_epoch(1);
+	ck_assert_int_eq(run(&drop), BPF_DROP);
+	dropped[PD_REASON_RULE] = 1;
+	assert_host(HOST6_A, 6, 4 * LEN, 4, dropped);
+}
+END_TEST
+
+/*
+ * An apply (epoch bump) retags the host's entry in place: its counters go on,
+ * also when the host moves to another policy slot; the insert count does not move.
+ */
+START_TEST(test_counters_survive_apply)
+{
+	__u64 dropped[PD_REASON_MAX] = {};
+	struct pd_policy pol;
+	struct pkt p4, p6;
+
+	policy_base(&pol, PD_PASS);
+	install(&pol);
+	pkt_v4(&p4, HOST_A, IPPROTO_UDP, DPORT_PASS, LEN);
+	pkt_v6(&p6, HOST6_A, IPPROTO_UDP, DPORT_PASS, LEN);
+	ck_assert_int_eq(run(&p4), BPF_OK);
+	ck_assert_int_eq(run(&p4), BPF_OK);
+	ck_assert_int_eq(run(&p6), BPF_OK);
+
+	/* Generation 1: the same prefixes in slot 3. */
+	set_policy(1, 3, &pol);
+	add_dest(1, NET4, 3);
+	add_dest(1, NET6, 3);
+	set_epoch(1);
+	ck_assert_int_eq(run(&p4), BPF_OK);
+	ck_assert_int_eq(run(&p6), BPF_OK);
+	assert_dcache(HOST_A, 1, 3);
+	assert_dcache(HOST6_A, 1, 3);
+	assert_host(HOST_A, 3, 3 * LEN, 0, dropped);
+	assert_host(HOST6_A, 2, 2 * LEN, 0, dropped);
+	ck_assert_uint_eq(policy_stats(3).c.packets, 2);
+	ck_assert_uint_eq(misc_stats().hosts_inserted4, 1);
+	ck_assert_uint_eq(misc_stats().hosts_inserted6, 1);
+}
+END_TEST
+
+/* Addresses no policy covers: their entry caches "none" and counts nothing. */
+START_TEST(test_uncovered_not_counted)
+{
+	__u64 dropped[PD_REASON_MAX] = {};
+	struct pd_policy pol;
+	struct pkt p;
+
+	policy_base(&pol, PD_DROP);
+	install(&pol);
+	pkt_v4(&p, HOST_NONE, IPPROTO_UDP, DPORT_PASS, LEN);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	assert_dcache(HOST_NONE, 0, PD_SLOT_NONE);
+	assert_host(HOST_NONE, 0, 0, 0, dropped);
+	ck_assert_uint_eq(misc_stats().hosts_inserted4, 1);
+}
+END_TEST
+
+/*
+ * This CPU's value is not the host's: zeros (another CPU inserted the entry) or
+ * another address with counts (an element reused under a packet). The packet
+ * claims it: the counters start over with this packet, the address is the host's.
+ */
+START_TEST(test_claim_foreign_value)
+{
+	static const char *const hosts[] = { HOST_A, HOST6_A };
+	__u64 dropped[PD_REASON_MAX] = {};
+	struct pd_dcache_val *vals = calloc(ncpus, sizeof(*vals));
+	union pd_dcache_key key;
+	struct bpf_map *map;
+	struct pd_policy pol;
+	struct pkt p;
+	int i, cpu;
+
+	ck_assert_ptr_nonnull(vals);
+	policy_base(&pol, PD_PASS);
+	install(&pol);
+	for (i = 0; i < 2; i++) {
+		/* Zeros on every CPU, as an insert by another CPU leaves this one's. */
+		map = dcache_key(hosts[i], &key);
+		memset(vals, 0, ncpus * sizeof(*vals));
+		ck_assert_int_eq(bpf_map__update_elem(map, &key, dcache_key_size(map), vals,
+						      ncpus * sizeof(*vals), BPF_ANY),
+				 0);
+		if (i == 0)
+			pkt_v4(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
+		else
+			pkt_v6(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
+		ck_assert_int_eq(run(&p), BPF_OK);
+		assert_dcache(hosts[i], 0, 0);
+		assert_host(hosts[i], 1, LEN, 0, dropped);
+
+		/* Another host's address and counts, in the current epoch. */
+		for (cpu = 0; cpu < ncpus; cpu++) {
+			vals[cpu].epoch = 0;
+			vals[cpu].slot = 0;
+			dcache_addr(i == 0 ? HOST_B : HOST6_B, vals[cpu].addr);
+			vals[cpu].packets = 1000;
+			vals[cpu].bytes = 1000000;
+			vals[cpu].dropped[PD_REASON_LIMIT] = 7;
+		}
+		ck_assert_int_eq(bpf_map__update_elem(map, &key, dcache_key_size(map), vals,
+						      ncpus * sizeof(*vals), BPF_ANY),
+				 0);
+		ck_assert_int_eq(run(&p), BPF_OK);
+		assert_dcache(hosts[i], 0, 0);
+		assert_host(hosts[i], 1, LEN, 0, dropped);
+	}
+	/* Written by hand, not inserted by the program. */
+	ck_assert_uint_eq(misc_stats().hosts_inserted4, 0);
+	ck_assert_uint_eq(misc_stats().hosts_inserted6, 0);
+	free(vals);
+}
+END_TEST
+
+/* A blocked host's packets count as drops with reason blocked. */
+START_TEST(test_blocked_counted)
+{
+	__u64 dropped[PD_REASON_MAX] = {};
+	struct pd_policy pol;
+	struct pkt drop, pass;
+	int i;
+
+	policy_base(&pol, PD_PASS);
+	pol.block = (struct pd_block){ .kind = PD_BLOCK_DROPS,
+				       .threshold = 2,
+				       .window_ns = 10000000000ull,
+				       .duration_ns = 60000000000ull };
+	install(&pol);
+	pkt_v4(&drop, HOST_A, IPPROTO_TCP, DPORT_DROP, LEN);
+	pkt_v4(&pass, HOST_A, IPPROTO_UDP, DPORT_PASS, LEN);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(run(&drop), BPF_DROP);
+	ck_assert_int_eq(run(&pass), BPF_DROP);
+	dropped[PD_REASON_RULE] = 2;
+	dropped[PD_REASON_BLOCKED] = 1;
+	assert_host(HOST_A, 3, 3 * LEN, 0, dropped);
+}
+END_TEST
+
+/* The table is an LRU: more hosts than it holds evict, and inserts keep counting. */
+START_TEST(test_evictions_counted)
+{
+	struct pd_policy pol;
+	struct pkt p;
+	char addr[32];
+	__u32 key, next;
+	size_t present = 0;
+	int i;
+
+	policy_base(&pol, PD_PASS);
+	install(&pol);
+	for (i = 0; i < 600; i++) {
+		snprintf(addr, sizeof(addr), "198.18.%d.%d", 20 + i / 200, 1 + i % 200);
+		pkt_v4(&p, addr, IPPROTO_UDP, DPORT_PASS, LEN);
+		ck_assert_int_eq(run(&p), BPF_OK);
+	}
+	ck_assert_uint_eq(misc_stats().hosts_inserted4, 600);
+	for (int err = bpf_map_get_next_key(bpf_map__fd(skel->maps.pd_dcache4), NULL, &next); !err;
+	     err = bpf_map_get_next_key(bpf_map__fd(skel->maps.pd_dcache4), &key, &next)) {
+		present++;
+		key = next;
+	}
+	/* Evictions (inserted - present) are what the table could not hold. */
+	ck_assert_uint_le(present, 256);
+	ck_assert_uint_gt(present, 0);
+}
+END_TEST
+
+/* A per-host table of 256 hosts per family: 600 hosts must evict. */
+static void setup_small_table(void)
+{
+	pin_test_cpu();
+	skel = policy_bpf__open();
+	ck_assert_ptr_nonnull(skel);
+	ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_dcache4, 256), 0);
+	ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_dcache6, 256), 0);
+	ck_assert_int_eq(policy_bpf__load(skel), 0);
+	ncpus = libbpf_num_possible_cpus();
+	ck_assert_int_gt(ncpus, 0);
+}
+
+static Suite *hosts_suite(void)
+{
+	Suite *s = suite_create("hosts");
+	TCase *tc = tcase_create("per-host table");
+	TCase *tc_small = tcase_create("small table");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_counters4);
+	tcase_add_test(tc, test_counters6_monitor);
+	tcase_add_test(tc, test_counters_survive_apply);
+	tcase_add_test(tc, test_uncovered_not_counted);
+	tcase_add_test(tc, test_claim_foreign_value);
+	tcase_add_test(tc, test_blocked_counted);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tc_small, setup_small_table, teardown);
+	tcase_set_timeout(tc_small, 120);
+	tcase_add_test(tc_small, test_evictions_counted);
+	suite_add_tcase(s, tc_small);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "check_hosts: needs root (loads a BPF program)\n");
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(hosts_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
