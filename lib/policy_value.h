@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Private to lib/policy_*.c: the policy language's scalar values (names,
+ * Internal to lib/ (the policy reader, and packet.c, which describes explain's
+ * packets in the same words): the policy language's scalar values (names,
  * numbers, verdicts, protocols, ports, lengths, prefixes, devices, realms,
  * TCP flags, ICMP types, rates, bursts, masks, sizes, counts, durations) from
  * text. Each parser returns 0 or -EINVAL and writes "what is wrong (what was

@@ -5,6 +5,7 @@
  * line and the exit status SPEC §5 gives it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -114,7 +115,10 @@ static int ctl_check_reply(const json_t *reply, json_t **result)
 	return CTL_EXIT_OK;
 }
 
-int ctl_call(const struct ctl *ctl, const char *command, json_t *args, json_t **result)
+/* One request and its reply; with @keep_fd, the connection stays open for
+ * what follows the reply (and is handed over on success). */
+static int ctl_exchange(const struct ctl *ctl, const char *command, json_t *args, json_t **result,
+			int *keep_fd)
 {
 	json_t *req, *reply = NULL, *res = NULL;
 	int status, fd = -1, err;
@@ -157,10 +161,36 @@ int ctl_call(const struct ctl *ctl, const char *command, json_t *args, json_t **
 	status = ctl_check_reply(reply, &res);
 	if (status == CTL_EXIT_OK)
 		*result = json_incref(res);
+	if (status == CTL_EXIT_OK && keep_fd) {
+		/* A stream has no end to wait for: no timeout, no blocking. */
+		struct timeval none = { 0 };
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none)) ||
+		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)) {
+			ctl_err("cannot set up the stream: %s", strerror(errno));
+			json_decref(*result);
+			*result = NULL;
+			status = CTL_EXIT_FAIL;
+			goto out;
+		}
+		*keep_fd = fd;
+		fd = -1;
+	}
 out:
 	if (fd >= 0)
 		close(fd);
 	json_decref(reply);
 	json_decref(req);
 	return status;
+}
+
+int ctl_call(const struct ctl *ctl, const char *command, json_t *args, json_t **result)
+{
+	return ctl_exchange(ctl, command, args, result, NULL);
+}
+
+int ctl_open_stream(const struct ctl *ctl, const char *command, json_t *args, json_t **result,
+		    int *fd)
+{
+	return ctl_exchange(ctl, command, args, result, fd);
 }

@@ -153,6 +153,8 @@ static void other_conditions(const json_t *rule, char *buf, size_t size)
 				text ? text : "-");
 		free(joined);
 	}
+	if (json_is_true(json_object_get(rule, "log")) && off < size)
+		snprintf(buf + off, size - off, "%slog", off ? " " : "");
 	if (!buf[0])
 		snprintf(buf, size, "-");
 }
@@ -206,12 +208,22 @@ static void print_source(const char *src)
 	}
 }
 
+/* A line of show for a key the policy may leave out (null: not printed). */
+static void print_if_set(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	if (s)
+		printf("%s:%*s%s\n", key, (int)(13 - strlen(key)), "", s);
+}
+
 static int print_show(const json_t *res)
 {
 	const json_t *compiled = out_obj(res, "compiled");
 	const json_t *rules = out_arr(compiled, "rules");
 	const char *source = json_string_value(json_object_get(res, "source"));
-	char slot[32];
+	char slot[32], every[32], snaplen[32];
+	const json_t *sample;
 	char *dests;
 	int status;
 
@@ -226,6 +238,13 @@ static int print_show(const json_t *res)
 	printf("slot:         %s\n", out_num(compiled, "slot", slot, sizeof(slot)));
 	printf("mode:         %s\n", out_str(compiled, "mode"));
 	printf("default:      %s\n", out_str(compiled, "default"));
+	print_if_set(compiled, "quota");
+	print_if_set(compiled, "block");
+	sample = out_obj(compiled, "sample");
+	if (sample)
+		printf("sample:       1 in %s, %s bytes kept\n",
+		       out_num(sample, "every", every, sizeof(every)),
+		       out_num(sample, "snaplen", snaplen, sizeof(snaplen)));
 	printf("destinations: %s\n", dests);
 	free(dests);
 	printf("\nrules:\n");

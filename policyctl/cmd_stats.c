@@ -206,23 +206,146 @@ out:
 	return err;
 }
 
+/* "950", "12.3k", "4.56M": a rate with an SI suffix; "-" when not known
+ * yet (the daemon has one read of the host so far). */
+static const char *rate_cell(const json_t *row, const char *key, char *buf, size_t size)
+{
+	const json_t *v = json_object_get(row, key);
+	static const char *const sfx[] = { "", "k", "M", "G", "T" };
+	double x;
+	size_t i = 0;
+
+	if (!json_is_number(v) || json_number_value(v) < 0)
+		return "-";
+	x = json_number_value(v);
+	while (x >= 1000 && i + 1 < ARRAY_SIZE(sfx)) {
+		x /= 1000;
+		i++;
+	}
+	if (!i)
+		snprintf(buf, size, x < 100 && x != (double)(uint64_t)x ? "%.1f" : "%.0f", x);
+	else
+		snprintf(buf, size, x < 10 ? "%.2f%s" : x < 100 ? "%.1f%s" : "%.0f%s", x, sfx[i]);
+	return buf;
+}
+
+/* "0.4s ago", "3m ago", "2h ago" from idle_seconds. */
+static const char *seen_cell(const json_t *row, char *buf, size_t size)
+{
+	const json_t *v = json_object_get(row, "idle_seconds");
+	double s;
+
+	if (!json_is_number(v) || !json_is_string(json_object_get(row, "last_seen")))
+		return "-";
+	s = json_number_value(v);
+	if (s < 10)
+		snprintf(buf, size, "%.1fs ago", s);
+	else if (s < 120)
+		snprintf(buf, size, "%.0fs ago", s);
+	else if (s < 7200)
+		snprintf(buf, size, "%.0fm ago", s / 60);
+	else
+		snprintf(buf, size, "%.0fh ago", s / 3600);
+	return buf;
+}
+
 /*
- * Hosts with per-host state: a rate-limit bucket (rule, tokens left), or a
- * policy's quota use and block state; "-" where a row has nothing.
+ * One row per host: its traffic (packets, bytes, drops, rates, last seen)
+ * and its per-host state (a rate-limit bucket: rule and what is left; a
+ * policy's quota use and block). Columns no row has are left out, so a
+ * policy without limits, quotas or blocks shows traffic alone.
  */
+enum host_col {
+	HC_HOST,
+	HC_POLICY,
+	HC_PACKETS,
+	HC_BYTES,
+	HC_DROPPED,
+	HC_PPS,
+	HC_BITS,
+	HC_SEEN,
+	HC_RULE,
+	HC_AVAILABLE,
+	HC_QUOTA,
+	HC_UNTIL,
+	HC_BLOCKS,
+	HC_MAX,
+};
+
+static void host_cells(const json_t *r, char (*buf)[48], const char **cells)
+{
+	cells[HC_HOST] = out_str(r, "address");
+	cells[HC_POLICY] = out_str(r, "policy");
+	cells[HC_PACKETS] = out_num(r, "packets", buf[HC_PACKETS], sizeof(buf[0]));
+	cells[HC_BYTES] = out_num(r, "bytes", buf[HC_BYTES], sizeof(buf[0]));
+	cells[HC_DROPPED] = out_num(r, "dropped", buf[HC_DROPPED], sizeof(buf[0]));
+	cells[HC_PPS] = rate_cell(r, "pps", buf[HC_PPS], sizeof(buf[0]));
+	cells[HC_BITS] = rate_cell(r, "bps", buf[HC_BITS], sizeof(buf[0]));
+	cells[HC_SEEN] = seen_cell(r, buf[HC_SEEN], sizeof(buf[0]));
+	cells[HC_RULE] = out_str(r, "rule");
+	cells[HC_AVAILABLE] = out_num(r, "available", buf[HC_AVAILABLE], sizeof(buf[0]));
+	cells[HC_QUOTA] = out_num(r, "quota_used", buf[HC_QUOTA], sizeof(buf[0]));
+	cells[HC_UNTIL] = out_str(r, "blocked_until");
+	cells[HC_BLOCKS] = out_num(r, "blocks", buf[HC_BLOCKS], sizeof(buf[0]));
+}
+
 static int print_hosts(const json_t *hosts)
 {
-	static const struct out_column cols[] = {
-		{ "HOST", "address", false },
-		{ "POLICY", "policy", false },
-		{ "RULE", "rule", false },
-		{ "AVAILABLE", "available", true },
-		{ "QUOTA-USED", "quota_used", true },
-		{ "BLOCKED-UNTIL", "blocked_until", false },
-		{ "BLOCKS", "blocks", true },
+	static const char *const headers[HC_MAX] = {
+		"HOST",	      "POLICY",	       "PACKETS",   "BYTES", "DROPPED",
+		"PPS",	      "BIT/S",	       "LAST-SEEN", "RULE",  "AVAILABLE",
+		"QUOTA-USED", "BLOCKED-UNTIL", "BLOCKS",
 	};
+	static const bool right[HC_MAX] = {
+		[HC_PACKETS] = true, [HC_BYTES] = true,	    [HC_DROPPED] = true, [HC_PPS] = true,
+		[HC_BITS] = true,    [HC_AVAILABLE] = true, [HC_QUOTA] = true,	 [HC_BLOCKS] = true
+	};
+	const char *hdr[HC_MAX], *cells[HC_MAX], *shown[HC_MAX];
+	enum out_align align[HC_MAX];
+	bool used[HC_MAX] = { [HC_HOST] = true, [HC_POLICY] = true };
+	char buf[HC_MAX][48];
+	struct out_table *t;
+	const json_t *r;
+	unsigned int ncols = 0;
+	int err = -ENOMEM;
+	size_t i;
 
-	return out_print_columns(hosts, cols, ARRAY_SIZE(cols));
+	if (!json_array_size(hosts))
+		return 0;
+	/* Traffic columns as soon as a row has traffic counters, so an idle
+	 * host's "-" rates still show; state columns where a row has one. */
+	json_array_foreach(hosts, i, r) {
+		bool traffic = json_object_get(r, "packets") != NULL;
+
+		host_cells(r, buf, cells);
+		for (int c = HC_PACKETS; c < HC_MAX; c++)
+			used[c] |= c <= HC_SEEN ? traffic : strcmp(cells[c], "-") != 0;
+	}
+	for (int c = 0; c < HC_MAX; c++) {
+		if (!used[c])
+			continue;
+		hdr[ncols] = headers[c];
+		align[ncols++] = right[c] ? OUT_RIGHT : OUT_LEFT;
+	}
+	t = out_table_new(ncols, hdr, align);
+	if (!t)
+		return -ENOMEM;
+	json_array_foreach(hosts, i, r) {
+		unsigned int n = 0;
+
+		host_cells(r, buf, cells);
+		for (int c = 0; c < HC_MAX; c++)
+			if (used[c])
+				shown[n++] = cells[c];
+		if (out_table_row(t, shown))
+			goto out;
+	}
+	putchar('\n');
+	out_table_print(t, "");
+	err = 0;
+out:
+	out_table_free(t);
+	return err;
 }
 
 /* Route realms (stats --realms): 64-bit counters per realm. */
@@ -337,6 +460,8 @@ static int call_for_target(const struct ctl *ctl, const char *command, int argc,
 	}
 	if (args && ctl->realms)
 		json_object_set_new(args, "realms", json_true());
+	if (args && ctl->top)
+		json_object_set_new(args, "top", json_integer(ctl->top));
 	if (!args) {
 		ctl_err("out of memory");
 		return CTL_EXIT_FAIL;
@@ -357,14 +482,15 @@ int cmd_stats(const struct ctl *ctl, int argc, char **argv)
 	return status;
 }
 
-/* "counters reset: policies web, dns (12 rules)" */
+/* "counters reset: policies web, dns (12 rules, 40 hosts)" */
 static int print_reset(const json_t *res)
 {
 	const json_t *policies = out_arr(res, "policies");
-	char rules[32];
+	char rules[32], hosts[32];
 	char *names;
 
 	out_num(res, "rules", rules, sizeof(rules));
+	out_num(res, "hosts", hosts, sizeof(hosts));
 	if (!json_array_size(policies)) {
 		printf("counters reset: no policies (%s rules)\n", rules);
 		return CTL_EXIT_OK;
@@ -374,9 +500,9 @@ static int print_reset(const json_t *res)
 		ctl_err("out of memory");
 		return CTL_EXIT_FAIL;
 	}
-	printf("counters reset: %s %s (%s rule%s)\n",
+	printf("counters reset: %s %s (%s rule%s, %s host%s)\n",
 	       json_array_size(policies) == 1 ? "policy" : "policies", names, rules,
-	       strcmp(rules, "1") ? "s" : "");
+	       strcmp(rules, "1") ? "s" : "", hosts, strcmp(hosts, "1") ? "s" : "");
 	free(names);
 	return CTL_EXIT_OK;
 }

@@ -66,6 +66,45 @@ out:
 	return err;
 }
 
+/* "IPv4 120 of 65536 (0.2%), 3 evicted": the per-host table of a family. */
+static void print_host_table(const char *label, const json_t *fam)
+{
+	char present[32], cap[32], evicted[32];
+
+	printf("%s %s of %s", label, out_num(fam, "present", present, sizeof(present)),
+	       out_num(fam, "capacity", cap, sizeof(cap)));
+	if (out_has_u64(fam, "present") && out_u64(fam, "capacity"))
+		printf(" (%.1f%%)",
+		       100.0 * (double)out_u64(fam, "present") / (double)out_u64(fam, "capacity"));
+	printf(", %s evicted", out_num(fam, "evicted", evicted, sizeof(evicted)));
+}
+
+/* "events: 1200 received, 0 lost, 3 capped, 0 dropped for slow monitors" */
+static void print_events(const json_t *ev)
+{
+	char received[32], lost[32], capped[32], dropped[32];
+
+	if (!ev)
+		return;
+	printf("events:        %s received, %s lost, %s capped, %s dropped for slow monitors\n",
+	       out_num(ev, "received", received, sizeof(received)),
+	       out_num(ev, "lost", lost, sizeof(lost)),
+	       out_num(ev, "capped", capped, sizeof(capped)),
+	       out_num(ev, "dropped", dropped, sizeof(dropped)));
+	printf("monitors:      %zu\n", json_array_size(out_arr(ev, "subscribers")));
+}
+
+static int print_monitors(const json_t *ev)
+{
+	static const struct out_column cols[] = {
+		{ "MONITOR PID", "pid", true }, { "TARGET", "target", false },
+		{ "SINCE", "since", false },	{ "SENT", "sent", true },
+		{ "DROPPED", "dropped", true }, { "QUEUED", "queued", true },
+	};
+
+	return out_print_columns(out_arr(ev, "subscribers"), cols, ARRAY_SIZE(cols));
+}
+
 static int print_status(const json_t *res)
 {
 	const json_t *prog = out_obj(res, "program");
@@ -82,7 +121,14 @@ static int print_status(const json_t *res)
 	printf("policies:      %s\n", out_num(res, "policies", n, sizeof(n)));
 	printf("destinations:  %s\n", out_num(res, "destinations", n, sizeof(n)));
 	printf("routes:        %s\n", out_num(res, "routes", n, sizeof(n)));
-	if (print_maps(out_arr(res, "maps"))) {
+	if (out_obj(res, "hosts")) {
+		printf("host table:    ");
+		print_host_table("IPv4", out_obj(out_obj(res, "hosts"), "ipv4"));
+		print_host_table("; IPv6", out_obj(out_obj(res, "hosts"), "ipv6"));
+		putchar('\n');
+	}
+	print_events(out_obj(res, "events"));
+	if (print_maps(out_arr(res, "maps")) || print_monitors(out_obj(res, "events"))) {
 		ctl_err("out of memory");
 		return CTL_EXIT_FAIL;
 	}

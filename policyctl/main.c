@@ -99,13 +99,16 @@ static const struct ctl_command commands[] = {
 	},
 	{
 		.name = "stats",
-		.args = "[PREFIX|ADDRESS|POLICY] [--realms]",
-		.summary = "counters: totals, drop reasons, rules, lengths",
+		.args = "[PREFIX|ADDRESS|POLICY] [--top N] [--realms]",
+		.summary = "counters: totals, drop reasons, rules, hosts, lengths",
 		.description =
-			"Show the counters of the policies covering PREFIX or ADDRESS, of POLICY, or of all.",
+			"Show the counters of the policies covering PREFIX or ADDRESS, of POLICY, or of all, and the busiest destination hosts with their rates.",
 		.option_help =
+			"      --top N        list the N busiest hosts (by packets) and only them\n"
+			"                     (default: the 10 busiest, then hosts with a bucket,\n"
+			"                     a block or quota use)\n"
 			"      --realms       also the 64-bit counters of every route realm\n",
-		.options = CTL_OPT_REALMS,
+		.options = CTL_OPT_REALMS | CTL_OPT_TOP,
 		.max_args = 1,
 		.run = cmd_stats,
 	},
@@ -114,7 +117,7 @@ static const struct ctl_command commands[] = {
 		.args = "[PREFIX|ADDRESS|POLICY]",
 		.summary = "zero counters (rate-limit buckets stay)",
 		.description =
-			"Zero the counters of the policies covering PREFIX or ADDRESS, of POLICY, or of all: packets, bytes, verdicts, drop reasons, histogram. Rate-limit buckets are left as they are.",
+			"Zero the counters of the policies covering PREFIX or ADDRESS, of POLICY, or of all: packets, bytes, verdicts, drop reasons, histogram, and the per-host counters of the hosts covered. Rate-limit buckets are left as they are.",
 		.max_args = 1,
 		.run = cmd_reset,
 	},
@@ -127,6 +130,58 @@ static const struct ctl_command commands[] = {
 		.min_args = 1,
 		.max_args = 1,
 		.run = cmd_unblock,
+	},
+	{
+		.name = "explain",
+		.args = "ADDRESS [PROTO [DPORT]] [--src ADDR] [--len N]",
+		.summary = "which policy and rule decide a packet, and why",
+		.description =
+			"Run policyd's program on a packet to ADDRESS, without changing any state, and show the policy, prefix and rule that decide it, the limit's bucket level, the quota, the block and the verdict. PROTO: tcp, udp, sctp, icmp, icmpv6, another name or 0-255 (default: icmp, icmpv6 for IPv6, echo-request); DPORT: with tcp, udp, sctp (default 0).",
+		.option_help =
+			"      --src ADDR     source address (default 0.0.0.0, or :: for IPv6)\n"
+			"      --sport PORT   source port (default 40000)\n"
+			"      --len N        IP packet length in bytes (default 100; at least the\n"
+			"                     headers, at most 3000)\n"
+			"      --tcp-flags FLAGS\n"
+			"                     TCP flags, as syn,ack, or none (default syn)\n"
+			"      --icmp-type TYPE\n"
+			"                     ICMP(v6) type name or number (default echo-request)\n",
+		.options = CTL_OPT_PACKET,
+		.min_args = 1,
+		.max_args = 3,
+		.run = cmd_explain,
+	},
+	{
+		.name = "monitor",
+		.args = "[PREFIX|ADDRESS|POLICY] [--type TYPES] [--count N] [--duration T]",
+		.summary = "live events: drops, blocks, logs, samples",
+		.description =
+			"Print policyd's events as they happen, one line each (or one JSON object per line with --json): drops, blocks and unblocks, log: true matches, sampled packets, for destinations inside PREFIX or ADDRESS, of POLICY, or all. Ends on Ctrl-C (exit 0) or when policyd goes away (exit 3).",
+		.option_help =
+			"      --type TYPES   only these, comma-separated: drop, block (with unblock),\n"
+			"                     unblock, log, sample, or all (the default)\n"
+			"      --count N      end after N events\n"
+			"      --duration T   end after T (10s, 5m, 1h)\n",
+		.json_help = "print one JSON object per event and line",
+		.options = CTL_OPT_TYPE | CTL_OPT_COUNT | CTL_OPT_DURATION,
+		.max_args = 1,
+		.run = cmd_monitor,
+	},
+	{
+		.name = "capture",
+		.args = "PREFIX|ADDRESS|POLICY -w FILE [--count N] [--duration T]",
+		.summary = "write sampled packets to a pcap file",
+		.description =
+			"Write the packets that policies sample (sample: in a policy) towards PREFIX or ADDRESS, or of POLICY, to FILE in pcap format (raw IP), until Ctrl-C, --count or --duration; then print how many were written and lost.",
+		.option_help =
+			"  -w, --write FILE   the pcap file to write ('-': standard output)\n"
+			"      --count N      end after N packets\n"
+			"      --duration T   end after T (10s, 5m, 1h)\n",
+		.json_help = "print the summary as one JSON document {file, packets, lost}",
+		.options = CTL_OPT_WRITE | CTL_OPT_COUNT | CTL_OPT_DURATION,
+		.min_args = 1,
+		.max_args = 1,
+		.run = cmd_capture,
 	},
 	{
 		.name = "routes",
@@ -240,6 +295,15 @@ enum {
 	OPT_DIFF,
 	OPT_CONFIRM,
 	OPT_REALMS,
+	OPT_TOP,
+	OPT_SRC,
+	OPT_SPORT,
+	OPT_LEN,
+	OPT_TCP_FLAGS,
+	OPT_ICMP_TYPE,
+	OPT_TYPE,
+	OPT_COUNT,
+	OPT_DURATION,
 };
 
 static const struct option long_options[] = {
@@ -251,6 +315,16 @@ static const struct option long_options[] = {
 	{ "diff", no_argument, NULL, OPT_DIFF },
 	{ "confirm", required_argument, NULL, OPT_CONFIRM },
 	{ "realms", no_argument, NULL, OPT_REALMS },
+	{ "top", required_argument, NULL, OPT_TOP },
+	{ "src", required_argument, NULL, OPT_SRC },
+	{ "sport", required_argument, NULL, OPT_SPORT },
+	{ "len", required_argument, NULL, OPT_LEN },
+	{ "tcp-flags", required_argument, NULL, OPT_TCP_FLAGS },
+	{ "icmp-type", required_argument, NULL, OPT_ICMP_TYPE },
+	{ "type", required_argument, NULL, OPT_TYPE },
+	{ "count", required_argument, NULL, OPT_COUNT },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "write", required_argument, NULL, 'w' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -277,6 +351,26 @@ static const char *option_name(unsigned int opts)
 		return "--confirm";
 	case CTL_OPT_REALMS:
 		return "--realms";
+	case CTL_OPT_TOP:
+		return "--top";
+	case CTL_OPT_SRC:
+		return "--src";
+	case CTL_OPT_SPORT:
+		return "--sport";
+	case CTL_OPT_LEN:
+		return "--len";
+	case CTL_OPT_TCP_FLAGS:
+		return "--tcp-flags";
+	case CTL_OPT_ICMP_TYPE:
+		return "--icmp-type";
+	case CTL_OPT_TYPE:
+		return "--type";
+	case CTL_OPT_COUNT:
+		return "--count";
+	case CTL_OPT_DURATION:
+		return "--duration";
+	case CTL_OPT_WRITE:
+		return "-w";
 	default:
 		return "?";
 	}
@@ -338,7 +432,7 @@ static int parse_line(int argc, char **argv, struct ctl *ctl, const struct ctl_c
 	opterr = 0;
 	/* '-': options and operands in order, whatever POSIXLY_CORRECT says, so
 	 * global options work on either side of the command. */
-	while ((c = getopt_long(argc, argv, "-:h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "-:hw:", long_options, NULL)) != -1) {
 		switch (c) {
 		case 1:
 			if (!command)
@@ -362,6 +456,22 @@ static int parse_line(int argc, char **argv, struct ctl *ctl, const struct ctl_c
 		case OPT_VERSION:
 			version = true;
 			break;
+		case OPT_TYPE:
+			ctl->types = optarg;
+			given |= CTL_OPT_TYPE;
+			break;
+		case OPT_COUNT:
+			ctl->count = optarg;
+			given |= CTL_OPT_COUNT;
+			break;
+		case OPT_DURATION:
+			ctl->duration = optarg;
+			given |= CTL_OPT_DURATION;
+			break;
+		case 'w':
+			ctl->write = optarg;
+			given |= CTL_OPT_WRITE;
+			break;
 		case OPT_DRY_RUN:
 			ctl->dry_run = true;
 			given |= CTL_OPT_DRY_RUN;
@@ -373,6 +483,42 @@ static int parse_line(int argc, char **argv, struct ctl *ctl, const struct ctl_c
 		case OPT_REALMS:
 			ctl->realms = true;
 			given |= CTL_OPT_REALMS;
+			break;
+		case OPT_TOP: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (optarg[0] < '0' || optarg[0] > '9' || *end || errno || v == 0 ||
+			    v > CTL_TOP_MAX) {
+				ctl_err("option '--top': '%s' is not a number of hosts from 1 to %u",
+					optarg, CTL_TOP_MAX);
+				return CTL_EXIT_USAGE;
+			}
+			ctl->top = (unsigned int)v;
+			given |= CTL_OPT_TOP;
+			break;
+		}
+		case OPT_SRC:
+			ctl->src = optarg;
+			given |= CTL_OPT_SRC;
+			break;
+		case OPT_SPORT:
+			ctl->sport = optarg;
+			given |= CTL_OPT_SPORT;
+			break;
+		case OPT_LEN:
+			ctl->len = optarg;
+			given |= CTL_OPT_LEN;
+			break;
+		case OPT_TCP_FLAGS:
+			ctl->tcp_flags = optarg;
+			given |= CTL_OPT_TCP_FLAGS;
+			break;
+		case OPT_ICMP_TYPE:
+			ctl->icmp_type = optarg;
+			given |= CTL_OPT_ICMP_TYPE;
 			break;
 		case OPT_CONFIRM:
 			err = parse_duration(optarg, &ctl->confirm_s);

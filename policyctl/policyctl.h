@@ -33,6 +33,24 @@ enum ctl_exit {
 #define CTL_OPT_DIFF (1u << 1)
 #define CTL_OPT_CONFIRM (1u << 2)
 #define CTL_OPT_REALMS (1u << 3)
+#define CTL_OPT_TOP (1u << 8) /* stats --top N */
+/* explain's packet options (high bits: other commands' options take the low ones). */
+#define CTL_OPT_SRC (1u << 16)
+#define CTL_OPT_SPORT (1u << 17)
+#define CTL_OPT_LEN (1u << 18)
+#define CTL_OPT_TCP_FLAGS (1u << 19)
+#define CTL_OPT_ICMP_TYPE (1u << 20)
+#define CTL_OPT_PACKET \
+	(CTL_OPT_SRC | CTL_OPT_SPORT | CTL_OPT_LEN | CTL_OPT_TCP_FLAGS | CTL_OPT_ICMP_TYPE)
+/* monitor and capture (cmd_monitor.c) */
+#define CTL_OPT_TYPE (1u << 24)
+#define CTL_OPT_COUNT (1u << 25)
+#define CTL_OPT_DURATION (1u << 26)
+#define CTL_OPT_WRITE (1u << 27)
+
+/* The most hosts stats --top lists (the daemon's limit too: a /16's worth
+ * keeps the reply well under the protocol's 64 MiB frame). */
+#define CTL_TOP_MAX 65536u
 
 /* The longest --confirm window: a rollback a day later surprises everyone. */
 #define CTL_CONFIRM_MAX_S 86400
@@ -44,6 +62,11 @@ struct ctl {
 	bool diff;
 	unsigned int confirm_s; /* apply --confirm, in seconds; 0 = none */
 	bool realms; /* stats --realms */
+	unsigned int top; /* stats --top N; 0: not given */
+	/* explain: the packet's options as given (NULL: the default) */
+	const char *src, *sport, *len, *tcp_flags, *icmp_type;
+	/* monitor --type, capture --count, --duration, -w: as given, or NULL */
+	const char *types, *count, *duration, *write;
 };
 
 /* --- client.c ---------------------------------------------------------------- */
@@ -55,6 +78,14 @@ struct ctl {
  * status returned.
  */
 int ctl_call(const struct ctl *ctl, const char *command, json_t *args, json_t **result);
+
+/*
+ * As ctl_call(), for a command whose connection then streams frames
+ * (monitor): on success *@fd is the connection, non-blocking, for the
+ * caller to read with proto_reader_feed() and close.
+ */
+int ctl_open_stream(const struct ctl *ctl, const char *command, json_t *args, json_t **result,
+		    int *fd);
 
 /* --- output.c ---------------------------------------------------------------- */
 
@@ -145,5 +176,8 @@ int cmd_reset(const struct ctl *ctl, int argc, char **argv);
 int cmd_status(const struct ctl *ctl, int argc, char **argv);
 int cmd_unblock(const struct ctl *ctl, int argc, char **argv);
 int cmd_routes(const struct ctl *ctl, int argc, char **argv);
+int cmd_monitor(const struct ctl *ctl, int argc, char **argv);
+int cmd_capture(const struct ctl *ctl, int argc, char **argv);
+int cmd_explain(const struct ctl *ctl, int argc, char **argv);
 
 #endif

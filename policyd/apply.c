@@ -440,6 +440,10 @@ done:
 	ap = NULL;
 	ret = 0;
 out:
+	if (!dry_run && ret) /* apply results, for metrics */
+		d->applies_failed++;
+	else if (!dry_run)
+		d->applies_ok++;
 	if (ap && indices_taken)
 		release_indices(d, ap, old);
 	applied_policy_free(ap);

@@ -12,6 +12,8 @@
 #include "lib/log.h"
 #include "lib/proto.h"
 #include "daemon.h"
+#include "events.h"
+#include "explain.h"
 
 #define ERR_MAX 1024
 
@@ -114,6 +116,18 @@ static json_t *cmd_unblock(struct daemon *d, json_t *args)
 	if (json_unpack(args, "{s:s}", "address", &address))
 		return proto_reply_error("EINVAL", "unblock needs args {address}");
 	ret = hosts_unblock(d, address, &result, err, sizeof(err));
+	if (!ret)
+		events_unblocked(d, address, json_object_get(result, "policies"));
+	return reply_from(ret, result, err);
+}
+
+static json_t *cmd_explain(struct daemon *d, json_t *args)
+{
+	char err[ERR_MAX] = "";
+	json_t *result = NULL;
+	int ret;
+
+	ret = explain_packet(d, args, &result, err, sizeof(err));
 	return reply_from(ret, result, err);
 }
 
@@ -263,20 +277,21 @@ static json_t *rule_json(const struct policy_rule *r, uint32_t counter)
 			json_array_append_new(src, json_string(prefix_format(&r->srcs[i], false,
 									     pbuf, sizeof(pbuf))));
 	}
-	return json_pack(
-		"{s:s, s:s, s:s?, s:s?, s:s?, s:o?, s:s?, s:s?, s:s?, s:s?, s:I}", "name", r->name,
-		"action", policy_verdict_name(r->action), "proto", pname, "dport",
-		r->ndport ? dport : NULL, "sport", r->nsport ? sport : NULL, "src", src, "length",
-		r->nlength ? length : NULL, "tcp_flags", r->has_tcp_flags ? flags : NULL,
-		"icmp_type", r->has_icmp_type ? icmp : NULL, "limit",
-		r->limit.kind != PD_LIMIT_NONE ? limit : NULL, "counter", (json_int_t)counter);
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:o?, s:s?, s:s?, s:s?, s:s?, s:b, s:I}",
+			 "name", r->name, "action", policy_verdict_name(r->action), "proto", pname,
+			 "dport", r->ndport ? dport : NULL, "sport", r->nsport ? sport : NULL,
+			 "src", src, "length", r->nlength ? length : NULL, "tcp_flags",
+			 r->has_tcp_flags ? flags : NULL, "icmp_type",
+			 r->has_icmp_type ? icmp : NULL, "limit",
+			 r->limit.kind != PD_LIMIT_NONE ? limit : NULL, "log", r->log, "counter",
+			 (json_int_t)counter);
 }
 
 static json_t *cmd_show(struct daemon *d, json_t *args)
 {
 	const char *name = policy_arg(args);
 	const struct applied_policy *ap;
-	json_t *rules, *compiled;
+	json_t *rules, *compiled, *sample = NULL;
 	char when[32];
 
 	if (!name)
@@ -287,14 +302,17 @@ static json_t *cmd_show(struct daemon *d, json_t *args)
 	rules = json_array();
 	for (size_t i = 0; i < ap->pol->nrules; i++)
 		json_array_append_new(rules, rule_json(&ap->pol->rules[i], ap->rule_counters[i]));
-	compiled = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?, s:o, s:o, s:I}", "slot",
+	if (ap->pol->sample_every)
+		sample = json_pack("{s:I, s:I}", "every", (json_int_t)ap->pol->sample_every,
+				   "snaplen", (json_int_t)ap->pol->sample_snaplen);
+	compiled = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?, s:o?, s:o, s:o, s:I}", "slot",
 			     (json_int_t)ap->slot, "mode", mode_name(ap->pol), "default",
 			     policy_verdict_name(ap->pol->default_verdict), "table_full",
 			     policy_verdict_name(ap->pol->table_full_verdict), "quota",
 			     ap->pol->quota.bytes ? ap->pol->quota_text : NULL, "block",
-			     ap->pol->block.kind ? ap->pol->block_text : NULL, "destinations",
-			     policy_dests_json(ap->pol), "rules", rules, "default_counter",
-			     (json_int_t)ap->default_counter);
+			     ap->pol->block.kind ? ap->pol->block_text : NULL, "sample", sample,
+			     "destinations", policy_dests_json(ap->pol), "rules", rules,
+			     "default_counter", (json_int_t)ap->default_counter);
 	iso8601(ap->applied, when, sizeof(when));
 	return proto_reply_ok(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "policy", name, "file",
 					ap->file, "applied", when, "source", ap->source, "compiled",
@@ -310,10 +328,15 @@ static json_t *cmd_stats(struct daemon *d, json_t *args)
 	int ret;
 
 	int realms = 0;
+	json_int_t top = 0;
 
-	if (args && json_unpack(args, "{s?s, s?b}", "target", &target, "realms", &realms))
-		return proto_reply_error("EINVAL", "stats takes args {target, realms}");
-	ret = stats_collect(d, target, &result, err, sizeof(err));
+	if (args &&
+	    json_unpack(args, "{s?s, s?b, s?I}", "target", &target, "realms", &realms, "top", &top))
+		return proto_reply_error("EINVAL", "stats takes args {target, realms, top}");
+	if (top < 0 || top > STATS_TOP_MAX || (args && json_object_get(args, "top") && top == 0))
+		return proto_reply_error("EINVAL", "top must be a number of hosts from 1 to %d",
+					 STATS_TOP_MAX);
+	ret = stats_collect(d, target, (size_t)top, &result, err, sizeof(err));
 	if (!ret && realms)
 		json_object_set_new(result, "realms", stats_realms(d));
 	return reply_from(ret, result, err);
@@ -322,28 +345,33 @@ static json_t *cmd_stats(struct daemon *d, json_t *args)
 static json_t *cmd_status(struct daemon *d, json_t *args)
 {
 	size_t nroutes = 0;
+	json_t *status;
 
 	for (size_t i = 0; i < d->set.n; i++)
 		nroutes += d->set.v[i]->nroutes;
-	return proto_reply_ok(json_pack(
-		"{s:s, s:i, s:I, s:s, s:s, s:s, s:{s:I, s:s, s:s}, s:I, s:i, s:I, s:I, s:I, s:o}",
+	status = json_pack(
+		"{s:s, s:i, s:I, s:s, s:s, s:s, s:{s:I, s:s, s:s}, s:I, s:i, s:I, s:I, s:I, s:o, s:o}",
 		"version", POLICYD_VERSION, "pid", (int)getpid(), "uptime",
 		(json_int_t)(time(NULL) - d->started), "socket", d->opts.socket_path, "bpffs",
 		d->opts.bpffs_dir, "state_dir", d->opts.state_dir, "program", "id",
 		(json_int_t)d->prog_id, "name", PD_PROG_NAME, "route_name", d->route_name, "epoch",
 		(json_int_t)d->epoch, "generation", (int)(d->epoch % PD_GENERATIONS), "policies",
 		(json_int_t)d->set.n, "destinations", (json_int_t)policy_set_ndests(&d->set),
-		"routes", (json_int_t)nroutes, "maps", maps_status(d)));
+		"routes", (json_int_t)nroutes, "maps", maps_status(d), "hosts",
+		stats_hosts_fill(d));
+	if (status)
+		json_object_set_new(status, "events", events_status(d));
+	return proto_reply_ok(status);
 }
 
 static const struct {
 	const char *name;
 	json_t *(*fn)(struct daemon *d, json_t *args);
 } commands[] = {
-	{ "apply", cmd_apply },	    { "remove", cmd_remove }, { "list", cmd_list },
-	{ "show", cmd_show },	    { "stats", cmd_stats },   { "status", cmd_status },
-	{ "confirm", cmd_confirm }, { "reset", cmd_reset },   { "unblock", cmd_unblock },
-	{ "routes", cmd_routes },
+	{ "apply", cmd_apply },	    { "remove", cmd_remove },	{ "list", cmd_list },
+	{ "show", cmd_show },	    { "stats", cmd_stats },	{ "status", cmd_status },
+	{ "confirm", cmd_confirm }, { "reset", cmd_reset },	{ "unblock", cmd_unblock },
+	{ "routes", cmd_routes },   { "explain", cmd_explain },
 };
 
 json_t *cmd_dispatch(struct daemon *d, const char *command, json_t *args)

@@ -24,10 +24,16 @@
 #include "lib/proto.h"
 #include "daemon.h"
 #include "ctl.h"
+#include "events.h"
 
 /* A client that keeps a frame half-sent, or leaves a reply unread, this long
  * is dropped. */
 #define CLIENT_TIMEOUT_S 30
+/* A monitor client may idle for ever while there is nothing to send; one
+ * that takes none of its queued events this long is dropped. */
+#define STREAM_STALL_S 60
+/* Unsent stream bytes at which a push writes at once. */
+#define STREAM_SEND_AT (64u << 10)
 #define CLIENTS_MAX 64
 
 static gid_t ctl_gid;
@@ -133,6 +139,7 @@ static void client_free(struct daemon *d, struct client *c)
 {
 	struct client **pp;
 
+	events_unsubscribe(d, c);
 	for (pp = &d->clients; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -319,7 +326,7 @@ void ctl_accept(struct daemon *d)
 	}
 }
 
-static json_t *handle_request(struct daemon *d, json_t *req)
+static json_t *handle_request(struct daemon *d, struct client *c, json_t *req)
 {
 	json_t *version = json_object_get(req, "version");
 	json_t *command = json_object_get(req, "command");
@@ -333,6 +340,9 @@ static json_t *handle_request(struct daemon *d, json_t *req)
 		return proto_reply_error("EPROTO", "request has no command");
 	if (args && !json_is_object(args))
 		return proto_reply_error("EPROTO", "args must be an object");
+	/* The one command that outlives its reply: the connection streams. */
+	if (!strcmp(json_string_value(command), "monitor"))
+		return events_subscribe(d, c, args);
 	return cmd_dispatch(d, json_string_value(command), args);
 }
 
@@ -363,7 +373,7 @@ void ctl_client_event(struct daemon *d, struct client *c, uint32_t events)
 		if (err)
 			goto drop;
 	}
-	if (c->closing) {
+	if (c->closing || c->sub) {
 		err = client_discard(c);
 		if (err)
 			goto drop;
@@ -393,7 +403,7 @@ void ctl_client_event(struct daemon *d, struct client *c, uint32_t events)
 			}
 			if (err < 0)
 				goto drop;
-			reply = handle_request(d, req);
+			reply = handle_request(d, c, req);
 			json_decref(req);
 			if (!reply) {
 				err = -ENOMEM;
@@ -402,6 +412,8 @@ void ctl_client_event(struct daemon *d, struct client *c, uint32_t events)
 			err = client_queue(d, c, reply);
 			if (err)
 				goto drop;
+			if (c->sub)
+				return; /* streaming now: more input is discarded */
 		}
 	}
 	return;
@@ -418,9 +430,60 @@ void ctl_tick(struct daemon *d)
 
 	for (; c; c = next) {
 		next = c->next;
+		if (c->sub) {
+			if (c->out_len == c->out_off)
+				c->last_active = now; /* nothing to send: not stalled */
+			else if (now - c->last_active >= STREAM_STALL_S) {
+				pr_warn("monitor client took no events for %ds; closed",
+					STREAM_STALL_S);
+				client_free(d, c);
+			}
+			continue;
+		}
 		if (now - c->last_active >= CLIENT_TIMEOUT_S) {
 			pr_warn("control client idle for %ds; closed", CLIENT_TIMEOUT_S);
 			client_free(d, c);
 		}
 	}
+}
+
+int ctl_client_push(struct daemon *d, struct client *c, const char *frame, size_t len,
+		    size_t max_pending)
+{
+	size_t pending = c->out_len - c->out_off;
+	bool armed = pending > 0; /* client_watch() asked for EPOLLOUT */
+	char *tmp;
+
+	if (c->closing)
+		return -EPIPE;
+	if (pending + len > max_pending)
+		return -ENOBUFS;
+	/* Sent bytes at the front go before they outgrow what is unsent:
+	 * the buffer stays within twice the bound. */
+	if (c->out_off && c->out_off >= pending) {
+		memmove(c->out, c->out + c->out_off, pending);
+		c->out_len = pending;
+		c->out_off = 0;
+	}
+	tmp = realloc(c->out, c->out_len + len);
+	if (!tmp)
+		return -ENOMEM;
+	memcpy(tmp + c->out_len, frame, len);
+	c->out = tmp;
+	c->out_len += len;
+	pending += len;
+	/* A burst of events leaves in few writes: most wait for EPOLLOUT,
+	 * but a large backlog goes now, so a batch from the ring buffer
+	 * cannot fill the queue of a client that keeps up. Errors are left
+	 * to the loop (EPOLLERR/EPOLLHUP), which may free the client. */
+	while (pending >= STREAM_SEND_AT) {
+		ssize_t n = send(c->fd, c->out + c->out_off, pending, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+		c->out_off += n;
+		pending -= n;
+		c->last_active = time(NULL);
+	}
+	return armed || !pending ? 0 : client_watch(d, c);
 }

@@ -21,6 +21,14 @@ struct client {
 	/* Framing is lost: input is discarded, the error reply is flushed,
 	 * then the write side is shut; the client closes (or times out). */
 	bool closing;
+	/* Set by 'monitor': the connection streams events (events.c) and
+	 * its input is discarded. */
+	struct subscriber *sub;
 };
+
+/* Queue @frame (@len bytes) for @c unless its unsent bytes would pass
+ * @max_pending: then -ENOBUFS and nothing is queued. Sent from the loop. */
+int ctl_client_push(struct daemon *d, struct client *c, const char *frame, size_t len,
+		    size_t max_pending);
 
 #endif

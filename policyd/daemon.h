@@ -24,6 +24,8 @@ struct daemon_opts {
 	const char *state_dir;
 	const char *group; /* NULL: "policyd" if it exists, else root only */
 	unsigned int hosts; /* capacity of the per-host bucket table */
+	const char *metrics; /* ADDR:PORT of the metrics endpoint; NULL: none */
+	unsigned int metrics_top; /* per-host series for this many hosts */
 	bool foreground;
 };
 
@@ -78,6 +80,8 @@ enum ev_type {
 	EV_TIMER,
 	EV_RTMON,
 	EV_CLIENT,
+	EV_METRICS, /* metrics.c: libmicrohttpd's epoll fd */
+	EV_EVENTS, /* events.c: the pd_events ring buffer */
 };
 
 struct ev_source {
@@ -108,6 +112,10 @@ struct daemon {
 	size_t npending;
 	struct client *clients;
 	unsigned int nclients;
+	struct hoststats *hoststats; /* hoststats.c: per-host rate snapshots */
+	struct metrics *metrics; /* metrics.c; NULL without --metrics */
+	struct events *events; /* events.c: ring buffer, subscribers, blocks */
+	uint64_t applies_ok, applies_failed; /* since start, for metrics */
 	time_t started;
 	bool stop;
 };
@@ -136,6 +144,7 @@ int maps_read_rule_bucket(struct daemon *d, uint32_t counter, uint64_t *tat);
 /* Sum a per-CPU entry over CPUs. */
 int maps_read_policy_stats(struct daemon *d, uint32_t slot, struct pd_policy_stats *out);
 int maps_read_rule_stats(struct daemon *d, uint32_t counter, struct pd_counters *out);
+int maps_read_misc_stats(struct daemon *d, struct pd_misc_stats *out);
 json_t *maps_status(struct daemon *d);
 
 /* apply.c: the policy set (its routes: owned.c). */
@@ -178,6 +187,8 @@ int hosts_unblock(struct daemon *d, const char *address, json_t **result, char *
 void hosts_stats(struct daemon *d, const struct prefix *pfx, const char *target, json_t *hosts);
 /* @ap's quota and its use, or NULL when it has none. */
 json_t *hosts_policy_quota(struct daemon *d, const struct applied_policy *ap);
+/* Hosts blocked now, per policy slot: @blocked has PD_MAX_POLICIES entries. */
+void hosts_count_blocked(struct daemon *d, uint32_t *blocked);
 
 /* diff.c: what applying @new over @old (NULL: none) changes. */
 json_t *policy_diff(const struct policy *old, const struct policy *new);
@@ -194,11 +205,25 @@ json_t *confirm_state_json(const struct daemon *d);
 void confirm_restore(struct daemon *d, json_t *state);
 void confirm_release(struct daemon *d);
 
+/* clock.c: @id's clock now, in ns; a time @t of @id's clock as wall-clock
+ * ISO 8601 ("2026-11-28T08:30:00Z"). */
+uint64_t clock_ns(clockid_t id);
+void clock_to_iso(clockid_t id, uint64_t t, char *buf, size_t size);
+
 /* stats.c */
-int stats_collect(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen);
+/* @top: how many of the busiest hosts to list, at most STATS_TOP_MAX (a
+ * reply stays well under the 64 MiB frame); 0: the default (and the hosts
+ * with per-host state). */
+#define STATS_TOP_MAX 65536
+int stats_collect(struct daemon *d, const char *target, size_t top, json_t **result, char *err,
+		  size_t errlen);
+/* The per-host table's fill for status: {ipv4: {present, capacity,
+ * evicted}, ipv6: {...}}. */
+json_t *stats_hosts_fill(struct daemon *d);
 /* Every route realm's counters, summed over CPUs: [{realm, packets, ...}]. */
 json_t *stats_realms(struct daemon *d);
-/* Zero the counters of the policies @target selects (as stats). */
+/* Zero the counters of the policies @target selects (as stats), and the
+ * per-host counters of the hosts it covers. */
 int stats_reset(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen);
 
 #endif

@@ -18,14 +18,6 @@
 #include "daemon.h"
 #include "policy.skel.h"
 
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static const struct applied_policy *policy_by_slot(const struct daemon *d, uint32_t slot)
 {
 	for (size_t i = 0; i < d->set.n; i++)
@@ -153,17 +145,6 @@ int hosts_unblock(struct daemon *d, const char *address, json_t **result, char *
 	return 0;
 }
 
-/* Monotonic ns to wall-clock ISO 8601. */
-static void mono_to_iso(uint64_t t, char *buf, size_t size)
-{
-	int64_t delta = (int64_t)(t - clock_ns(CLOCK_MONOTONIC));
-	time_t wall = time(NULL) + delta / 1000000000ll;
-	struct tm tm;
-
-	gmtime_r(&wall, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 struct hosts_arg {
 	const struct prefix *pfx;
 	const char *target;
@@ -194,7 +175,7 @@ static bool host_row(struct daemon *d, const struct pd_hosts_key *k, struct pd_h
 			prefix_format(&host, true, abuf, sizeof(abuf)), "policy", ap->pol->name,
 			"blocked", st->blocked_until > mono, "blocks", (json_int_t)st->blocks);
 	if (st->blocked_until > mono) {
-		mono_to_iso(st->blocked_until, until, sizeof(until));
+		clock_to_iso(CLOCK_MONOTONIC, st->blocked_until, until, sizeof(until));
 		json_object_set_new(row, "blocked_until", json_string(until));
 	}
 	if (q->bytes && q->per_host && q->period_ns)
@@ -211,6 +192,21 @@ void hosts_stats(struct daemon *d, const struct prefix *pfx, const char *target,
 	struct hosts_arg h = { .pfx = pfx, .target = target, .hosts = hosts };
 
 	hosts_sweep(d, host_row, &h);
+}
+
+static bool count_blocked(struct daemon *d, const struct pd_hosts_key *k, struct pd_host_state *st,
+			  void *arg)
+{
+	uint32_t *blocked = arg;
+
+	if (k->slot < PD_MAX_POLICIES && st->blocked_until > clock_ns(CLOCK_MONOTONIC))
+		blocked[k->slot]++;
+	return false;
+}
+
+void hosts_count_blocked(struct daemon *d, uint32_t *blocked)
+{
+	hosts_sweep(d, count_blocked, blocked);
 }
 
 json_t *hosts_policy_quota(struct daemon *d, const struct applied_policy *ap)

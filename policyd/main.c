@@ -15,9 +15,13 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "lib/hostport.h"
 #include "lib/log.h"
 #include "daemon.h"
 #include "ctl.h"
+#include "events.h"
+#include "hoststats.h"
+#include "metrics.h"
 
 static struct ev_source ev_signal = { EV_SIGNAL }, ev_listen = { EV_LISTEN },
 			ev_timer = { EV_TIMER }, ev_rtmon = { EV_RTMON };
@@ -36,7 +40,12 @@ static void usage(FILE *f)
 		"      --group NAME       group allowed on the socket (default: policyd if it\n"
 		"                         exists, else root only)\n"
 		"      --hosts N          capacity of each per-host table: rate-limit buckets,\n"
-		"                         quota and block state (default 65536)\n"
+		"                         quota and block state, per-host statistics\n"
+		"                         (default 65536)\n"
+		"      --metrics ADDR:PORT\n"
+		"                         serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+		"                         (127.0.0.1:9101, [::1]:9101; default off)\n"
+		"      --metrics-top K    per-host metrics for the K busiest hosts (default 10)\n"
 		"  -v, --verbose          debug messages, libbpf's included\n"
 		"  -h, --help             this text\n"
 		"      --version          print the version\n"
@@ -47,7 +56,16 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *verbose)
 {
-	enum { OPT_SOCKET = 256, OPT_BPFFS, OPT_STATE, OPT_GROUP, OPT_HOSTS, OPT_VERSION };
+	enum {
+		OPT_SOCKET = 256,
+		OPT_BPFFS,
+		OPT_STATE,
+		OPT_GROUP,
+		OPT_HOSTS,
+		OPT_VERSION,
+		OPT_METRICS,
+		OPT_METRICS_TOP,
+	};
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -55,6 +73,8 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *verbos
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "hosts", required_argument, NULL, OPT_HOSTS },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "metrics-top", required_argument, NULL, OPT_METRICS_TOP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -93,6 +113,34 @@ static int parse_args(int argc, char **argv, struct daemon_opts *o, bool *verbos
 				return -EINVAL;
 			}
 			o->hosts = v;
+			break;
+		}
+		case OPT_METRICS: {
+			struct sockaddr_storage ss;
+			socklen_t sslen;
+			char msg[256];
+
+			if (hostport_parse(optarg, &ss, &sslen, msg, sizeof(msg))) {
+				fprintf(stderr, "policyd: --metrics %s\n", msg);
+				return -EINVAL;
+			}
+			o->metrics = optarg;
+			break;
+		}
+		case OPT_METRICS_TOP: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || v > METRICS_MAX_TOP ||
+			    optarg[0] == '-') {
+				fprintf(stderr,
+					"policyd: --metrics-top takes a number from 0 to %d, not '%s'\n",
+					METRICS_MAX_TOP, optarg);
+				return -EINVAL;
+			}
+			o->metrics_top = v;
 			break;
 		}
 		case 'v':
@@ -233,6 +281,8 @@ static void on_timer(struct daemon *d)
 		pr_warn("timerfd: %s", strerror(errno));
 	ctl_tick(d);
 	confirm_tick(d);
+	hoststats_tick(d);
+	events_tick(d);
 	if (++tick % HOST_GC_INTERVAL == 0) {
 		size_t n = maps_gc_host_buckets(d), m = hosts_gc(d);
 
@@ -250,7 +300,7 @@ static int run_loop(struct daemon *d)
 	struct epoll_event evs[32];
 
 	while (!d->stop) {
-		int n = epoll_wait(d->epfd, evs, 32, -1);
+		int n = epoll_wait(d->epfd, evs, 32, metrics_timeout_ms(d));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -278,8 +328,14 @@ static int run_loop(struct daemon *d)
 				 * this batch refers to it (one event per fd). */
 				ctl_client_event(d, (struct client *)src, evs[i].events);
 				break;
+			case EV_METRICS:
+				break; /* served below, as after every wait */
+			case EV_EVENTS:
+				events_consume(d);
+				break;
 			}
 		}
+		metrics_run(d);
 	}
 	return 0;
 }
@@ -292,6 +348,7 @@ int main(int argc, char **argv)
 			.bpffs_dir = "/sys/fs/bpf/policyd",
 			.state_dir = "/var/lib/policyd",
 			.hosts = PD_DEFAULT_HOSTS,
+			.metrics_top = METRICS_DEFAULT_TOP,
 		},
 		.prog_fd = -1, .epfd = -1, .sig_fd = -1, .listen_fd = -1, .lock_fd = -1,
 		.timer_fd = -1, .rtmon_fd = -1,
@@ -324,6 +381,12 @@ int main(int argc, char **argv)
 		pr_err("cannot set up the event loop: %s", strerror(-err));
 		goto out;
 	}
+	err = events_open(&d);
+	if (err)
+		goto out;
+	err = metrics_start(&d);
+	if (err)
+		goto out;
 	if (!d.opts.foreground) {
 		/* Detach only once serving works, so start-up errors reach
 		 * the caller's terminal and exit status. */
@@ -332,14 +395,26 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		log_use_syslog();
+		/* epoll reports a signalfd's signals only to the process that
+		 * added it (signalfd(2)): add it again as the child, or
+		 * SIGTERM and SIGHUP would never wake the loop. */
+		if (epoll_ctl(d.epfd, EPOLL_CTL_DEL, d.sig_fd, NULL) ||
+		    watch(&d, d.sig_fd, &ev_signal)) {
+			err = -errno;
+			pr_err("cannot watch signals: %s", strerror(errno));
+			goto out;
+		}
 	}
 	pr_info("serving %s", d.opts.socket_path);
 	err = run_loop(&d);
 out:
+	metrics_stop(&d);
 	ctl_close(&d);
+	events_close(&d); /* after ctl_close: subscribers are clients */
 	policy_set_release(&d.set);
 	confirm_release(&d);
 	route_ctx_free(d.rt);
+	hoststats_free(&d);
 	maps_close(&d);
 	if (d.epfd >= 0)
 		close(d.epfd);

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "lib/log.h"
 #include "daemon.h"
+#include "hoststats.h"
 #include "policy.skel.h"
 
 static json_t *counters_totals(const struct pd_counters *c)
@@ -87,8 +89,8 @@ static const struct policy_rule *host_rule(struct daemon *d, uint32_t counter, c
 }
 
 /* Hosts with a per-host bucket, inside @pfx (when given) or of the selected
- * policies: their bucket level. Per-host traffic counters come with the
- * per-host table of a later version. */
+ * policies: their bucket level (the rows stats shows besides the busiest
+ * hosts when no --top is given). */
 #define HOSTS_MAX 256
 
 static json_t *host_buckets_json(struct daemon *d, const struct prefix *pfx, const char *target)
@@ -122,6 +124,178 @@ static json_t *host_buckets_json(struct daemon *d, const struct prefix *pfx, con
 					 (json_int_t)maps_bucket_available(&r->limit, b.tat, now)));
 	}
 	return hosts;
+}
+
+/* The busiest hosts stats lists when no --top is given. */
+#define HOSTS_TOP_DEFAULT 10
+
+static const struct applied_policy *policy_by_slot(const struct daemon *d, uint32_t slot)
+{
+	for (size_t i = 0; i < d->set.n; i++)
+		if (d->set.v[i]->slot == slot)
+			return d->set.v[i];
+	return NULL;
+}
+
+static json_t *rate_json(double v)
+{
+	/* Rates are measured, not counted: a tenth is as exact as they get. */
+	return v < 0 ? json_null() : json_real((double)(int64_t)(v * 10 + 0.5) / 10);
+}
+
+/* A host's block and quota state (pd_hosts) into its @row. */
+static void host_state_json(struct daemon *d, const struct applied_policy *ap,
+			    const struct host_row *h, json_t *row)
+{
+	const struct pd_quota *q = &ap->pol->quota;
+	struct pd_hosts_key k = { .slot = ap->slot, .family = h->family };
+	struct pd_host_state st;
+	uint64_t mono, tai;
+	char until[32];
+
+	if (!ap->pol->block.kind && !(q->bytes && q->per_host))
+		return;
+	memcpy(k.addr, h->addr, sizeof(k.addr));
+	if (bpf_map__lookup_elem(d->skel->maps.pd_hosts, &k, sizeof(k), &st, sizeof(st), 0))
+		memset(&st, 0, sizeof(st)); /* no state yet: as an idle host */
+	mono = clock_ns(CLOCK_MONOTONIC);
+	tai = clock_ns(CLOCK_TAI);
+	if (ap->pol->block.kind) {
+		json_object_set_new(row, "blocked", json_boolean(st.blocked_until > mono));
+		json_object_set_new(row, "blocks", json_integer(st.blocks));
+		if (st.blocked_until > mono) {
+			clock_to_iso(CLOCK_MONOTONIC, st.blocked_until, until, sizeof(until));
+			json_object_set_new(row, "blocked_until", json_string(until));
+		}
+	}
+	if (q->bytes && q->per_host && q->period_ns)
+		json_object_set_new(row, "quota_used",
+				    json_integer(st.quota_period == tai / q->period_ns ?
+							 (json_int_t)st.quota_used :
+							 0));
+}
+
+/* The host's per-host buckets (one per rule with a per-host limit) into
+ * its @row: "buckets", and the first one's "rule" and "available". */
+static void host_buckets_of(struct daemon *d, const struct applied_policy *ap,
+			    const struct host_row *h, json_t *row)
+{
+	int fd = bpf_map__fd(d->skel->maps.pd_host_buckets);
+	uint64_t now = maps_now();
+	json_t *buckets = NULL;
+
+	for (size_t r = 0; r < ap->pol->nrules; r++) {
+		const struct pd_limit *l = &ap->pol->rules[r].limit;
+		struct pd_host_key k = { .counter = ap->rule_counters[r], .family = h->family };
+		unsigned int bits = h->family == AF_INET ? l->mask4 : l->mask6;
+		struct pd_bucket b;
+		json_int_t avail;
+
+		if (l->kind == PD_LIMIT_NONE || !l->per_host)
+			continue;
+		for (unsigned int i = 0; i < 16; i++) {
+			unsigned int keep = bits > i * 8 ? bits - i * 8 : 0;
+
+			k.addr[i] = keep >= 8 ? h->addr[i] : h->addr[i] & (uint8_t)(0xff00 >> keep);
+		}
+		/* No bucket: a full one (it starts full at the next packet). */
+		b.tat = 0;
+		bpf_map_lookup_elem(fd, &k, &b);
+		avail = (json_int_t)maps_bucket_available(l, b.tat, now);
+		if (!buckets) {
+			buckets = json_array();
+			json_object_set_new(row, "rule", json_string(ap->pol->rules[r].name));
+			json_object_set_new(row, "available", json_integer(avail));
+		}
+		json_array_append_new(buckets,
+				      json_pack("{s:s, s:I}", "rule", ap->pol->rules[r].name,
+						"available", avail));
+	}
+	if (buckets)
+		json_object_set_new(row, "buckets", buckets);
+}
+
+static json_t *host_json(struct daemon *d, const struct host_row *h)
+{
+	const struct applied_policy *ap = policy_by_slot(d, h->slot);
+	struct prefix p = { .family = h->family, .len = prefix_max_len(h->family) };
+	uint64_t now = clock_ns(CLOCK_MONOTONIC_COARSE);
+	json_t *reasons = json_object(), *row;
+	char abuf[PREFIX_STR_MAX], seen[32];
+
+	memcpy(p.addr, h->addr, sizeof(p.addr));
+	for (int r = 0; r < PD_REASON_MAX; r++)
+		json_object_set_new(reasons, policy_reason_name(r),
+				    json_integer((json_int_t)h->dropped_reason[r]));
+	clock_to_iso(CLOCK_MONOTONIC_COARSE, h->last_seen_ns, seen, sizeof(seen));
+	row = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:o, s:o, s:s?, s:f}", "address",
+			prefix_format(&p, true, abuf, sizeof(abuf)), "policy",
+			ap ? ap->pol->name : "?", "packets", (json_int_t)h->packets, "bytes",
+			(json_int_t)h->bytes, "dropped", (json_int_t)h->dropped, "dropped_reasons",
+			reasons, "would_drop", (json_int_t)h->would_drop, "pps", rate_json(h->pps),
+			"bps", rate_json(h->bps), "last_seen", h->last_seen_ns ? seen : NULL,
+			"idle_seconds",
+			h->last_seen_ns && now > h->last_seen_ns ?
+				(double)((now - h->last_seen_ns) / 1000000) / 1000 :
+				0.0);
+	if (row && ap) {
+		host_buckets_of(d, ap, h, row);
+		host_state_json(d, ap, h, row);
+	}
+	return row;
+}
+
+/* Is one of the first @n rows of @hosts about @address? */
+static bool hosts_has(const json_t *hosts, size_t n, const char *address)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *a =
+			json_string_value(json_object_get(json_array_get(hosts, i), "address"));
+
+		if (a && !strcmp(a, address))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The hosts table: the @top busiest hosts (by packets) inside @pfx or of
+ * the policy @target, each with its rates, buckets and block and quota
+ * state. With no --top (@top 0), the HOSTS_TOP_DEFAULT busiest, then every
+ * other host with per-host state (a bucket, a block, quota use), as before
+ * there were per-host counters.
+ */
+static int hosts_json(struct daemon *d, const struct prefix *pfx, const char *target, size_t top,
+		      json_t **out)
+{
+	const struct applied_policy *ap = !pfx && target ? policy_set_find(&d->set, target) : NULL;
+	struct host_row *rows = NULL;
+	json_t *hosts = json_array(), *more, *row;
+	size_t nrows = 0, i;
+	int err;
+
+	err = hoststats_top_of(d, pfx, ap ? ap->slot : PD_SLOT_NONE, top ? top : HOSTS_TOP_DEFAULT,
+			       &rows, &nrows);
+	if (err) {
+		json_decref(hosts);
+		return err;
+	}
+	for (i = 0; i < nrows; i++)
+		json_array_append_new(hosts, host_json(d, &rows[i]));
+	free(rows);
+	if (!top) {
+		more = host_buckets_json(d, pfx, target);
+		hosts_stats(d, pfx, pfx ? NULL : target, more);
+		json_array_foreach(more, i, row) {
+			const char *a = json_string_value(json_object_get(row, "address"));
+
+			if (a && !hosts_has(hosts, nrows, a))
+				json_array_append(hosts, row);
+		}
+		json_decref(more);
+	}
+	*out = hosts;
+	return 0;
 }
 
 static bool policy_overlaps(const struct policy *pol, const struct prefix *p)
@@ -173,7 +347,8 @@ static int select_policies(struct daemon *d, const char *target, struct prefix *
 	return 0;
 }
 
-int stats_collect(struct daemon *d, const char *target, json_t **result, char *err, size_t errlen)
+int stats_collect(struct daemon *d, const char *target, size_t top, json_t **result, char *err,
+		  size_t errlen)
 {
 	const struct applied_policy **sel = NULL;
 	struct pd_policy_stats ps, sum = {};
@@ -231,8 +406,12 @@ int stats_collect(struct daemon *d, const char *target, json_t **result, char *e
 		json_array_append_new(hist, json_pack("{s:o, s:I}", "le", le, "packets",
 						      (json_int_t)sum.hist[b]));
 	}
-	hosts = host_buckets_json(d, by_prefix ? &pfx : NULL, target);
-	hosts_stats(d, by_prefix ? &pfx : NULL, by_prefix ? NULL : target, hosts);
+	ret = hosts_json(d, by_prefix ? &pfx : NULL, target, top, &hosts);
+	if (ret) {
+		json_decref(hist);
+		snprintf(err, errlen, "cannot read the per-host table: %s", strerror(-ret));
+		goto out;
+	}
 	res = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "policies", names, "totals",
 			counters_totals(&sum.c), "rules", rules, "hosts", hosts, "quotas", quotas,
 			"histogram", hist);
@@ -264,10 +443,21 @@ int stats_reset(struct daemon *d, const char *target, json_t **result, char *err
 	json_t *names = json_array();
 	struct prefix pfx;
 	bool by_prefix;
-	size_t nsel = 0, nrules = 0;
+	size_t nsel = 0, nrules = 0, nhosts = 0;
 	int ret;
 
 	ret = select_policies(d, target, &pfx, &by_prefix, &sel, &nsel, err, errlen);
+	/* The per-host counters of the hosts the target covers go too. */
+	if (!ret) {
+		const struct applied_policy *ap =
+			!by_prefix && target ? policy_set_find(&d->set, target) : NULL;
+
+		ret = hoststats_reset(d, by_prefix ? &pfx : NULL, ap ? ap->slot : PD_SLOT_NONE,
+				      &nhosts);
+		if (ret)
+			snprintf(err, errlen, "cannot reset the per-host counters: %s",
+				 strerror(-ret));
+	}
 	for (size_t i = 0; !ret && i < nsel; i++) {
 		const struct applied_policy *ap = sel[i];
 
@@ -287,7 +477,8 @@ int stats_reset(struct daemon *d, const char *target, json_t **result, char *err
 			snprintf(err, errlen, "cannot reset the counters: %s", strerror(-ret));
 		json_decref(names);
 	} else {
-		*result = json_pack("{s:o, s:I}", "policies", names, "rules", (json_int_t)nrules);
+		*result = json_pack("{s:o, s:I, s:I}", "policies", names, "rules",
+				    (json_int_t)nrules, "hosts", (json_int_t)nhosts);
 		pr_info("counters reset (%s)", target ? target : "all policies");
 	}
 	free(sel);
@@ -327,4 +518,16 @@ json_t *stats_realms(struct daemon *d)
 	}
 	free(vals);
 	return realms;
+}
+
+json_t *stats_hosts_fill(struct daemon *d)
+{
+	struct hoststats_fill f;
+
+	if (hoststats_fill(d, &f))
+		return json_null();
+	return json_pack("{s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "ipv4", "present",
+			 (json_int_t)f.present4, "capacity", (json_int_t)f.capacity4, "evicted",
+			 (json_int_t)f.evicted4, "ipv6", "present", (json_int_t)f.present6,
+			 "capacity", (json_int_t)f.capacity6, "evicted", (json_int_t)f.evicted6);
 }

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # make demo: a sandbox of three namespaces (client > router > server),
 # policyd in the router, policies/web.yaml applied, real traffic passed and
-# dropped, the stats table printed, everything torn down.
+# dropped while 'policyctl monitor' watches, the stats table, an explain and
+# a metrics scrape printed, everything torn down.
 set -eu
 BUILD=${1:-build}
 export BUILD POLICYD="$BUILD/policyd" POLICYCTL="$BUILD/policyctl"
@@ -17,8 +18,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "sandbox: client ($NS_C) > router ($NS_R) > server ($NS_S)"
 sandbox_setup
-policyd_start
-echo "policyd running in $NS_R (socket $POLICYD_SOCKET)"
+policyd_start --metrics 127.0.0.1:9100
+echo "policyd running in $NS_R (socket $POLICYD_SOCKET, metrics on 127.0.0.1:9100 there)"
 
 # web.yaml's networks live on the server; the router reaches them over the
 # sandbox's static routes (IPv4: 198.18.0.0/15; IPv6: one route each).
@@ -37,6 +38,8 @@ in_r ip route show | grep encap || true
 in_r ip -6 route show | grep encap || true
 
 step "traffic from the client"
+"$POLICYCTL" monitor --type drop,log >"$SB_DIR/monitor.txt" 2>&1 &
+monitor=$!
 in_s bash -c 'for p in 80 443; do timeout 10 nc -k -l 198.18.10.1 $p >/dev/null 2>&1 & done'
 sleep 0.3
 try_tcp() { # addr port label
@@ -57,8 +60,17 @@ echo "udp/5060 no rule: 10 datagrams sent"
 echo "icmp     ping: $(ping_count 198.18.10.1 10)/10 echo replies"
 echo "icmpv6   ping6: $(ping_count -6 2001:db8:10::1 10)/10 echo replies"
 
+kill -INT "$monitor"
+wait "$monitor" || true
+step "policyctl monitor --type drop,log (what it printed during the traffic; first lines)"
+head -n 12 "$SB_DIR/monitor.txt"
+
 step "policyctl stats 198.18.10.0/24"
 "$POLICYCTL" stats 198.18.10.0/24
+step "policyctl explain 198.18.10.1 tcp 21"
+"$POLICYCTL" explain 198.18.10.1 tcp 21
+step "curl http://127.0.0.1:9100/metrics (router namespace; rule counters)"
+in_r curl -s http://127.0.0.1:9100/metrics | grep '^policyd_rule_packets_total' | head -n 8
 step "policyctl status"
 "$POLICYCTL" status
 

@@ -43,7 +43,8 @@ assert_eq "per-host passes" 6 "$(rule udp-host .passed)"
 assert_eq "table-full drops" 5 "$(stat_of l '.totals.dropped.reasons["table-full"]')"
 assert_eq "table-full counted" 5 "$(stat_of l .totals.table_full)"
 assert_eq "limit drops" $((limited + 4)) "$(stat_of l .totals.dropped.reasons.limit)"
-assert_eq "hosts listed" "198.18.2.1 0 198.18.2.2 0" \
+# The third host has no bucket: it would start full.
+assert_eq "hosts listed" "198.18.2.1 0 198.18.2.2 0 198.18.2.3 3" \
 	"$(stat_of l '[.hosts[] | "\(.address) \(.available)"] | sort | join(" ")')"
 assert_eq "status shows the host table" "2 2" \
 	"$("$POLICYCTL" --json status | jq -r '.maps[] | select(.name=="pd_host_buckets") | "\(.used) \(.capacity)"')"

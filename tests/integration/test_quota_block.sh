@@ -35,7 +35,7 @@ assert_eq "blocked host drops pings" 0 "$(ping_count 198.18.2.1 2)"
 assert_eq "reason blocked" 2 "$(stat_of b '.totals.dropped.reasons.blocked')"
 assert_eq "stats shows the block" "true 1" "$(stat_of b '.hosts[] | select(.address=="198.18.2.1") | "\(.blocked) \(.blocks)"')"
 [ -n "$(stat_of b '.hosts[] | select(.address=="198.18.2.1") | .blocked_until')" ] || fail "no blocked_until"
-"$POLICYCTL" stats b | grep -Eq '^198\.18\.2\.1 +b +- +- +- +[0-9-]+T[0-9:]+Z +1$' ||
+"$POLICYCTL" stats b | grep -Eq '^198\.18\.2\.1 +b +5 +[0-9]+ +5 +.* ago +[0-9-]+T[0-9:]+Z +1$' ||
 	fail "human hosts table: $("$POLICYCTL" stats b | grep -A2 '^HOST')"
 "$POLICYCTL" unblock 198.18.2.1 >/dev/null
 assert_eq "unblocked at once" 2 "$(ping_count 198.18.2.1 2)"
