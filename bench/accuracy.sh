@@ -188,10 +188,9 @@ verdict=$(
 	done
 )
 
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-[ -n "$cpu" ] || cpu=$(uname -m)
+. "$here/section.sh"
+cpu=$(bench_cpu)
 section=$(mktemp)
-tmp=$(mktemp "$results.XXXXXX")
 cat >"$section" <<EOF
 <!-- bench:accuracy:begin (written by bench/accuracy.sh) -->
 ## Rate-limit accuracy: policyd \`limit\` vs nftables \`limit\`
@@ -223,21 +222,8 @@ ratios.
 <!-- bench:accuracy:end -->
 EOF
 
-if [ -f "$results" ] && grep -q '^<!-- bench:accuracy:begin' "$results"; then
-	awk -v f="$section" '
-		/^<!-- bench:accuracy:begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
-		/^<!-- bench:accuracy:end/ { skip = 0; next }
-		!skip { print }
-	' "$results" >"$tmp"
-else
-	{
-		[ -f "$results" ] && cat "$results"
-		printf '\n'
-		cat "$section"
-	} >"$tmp"
-fi
-mv "$tmp" "$results"
-chmod 0644 "$results"
+bench_put_section accuracy "$section" "$results"
+rm -f "$section"
 echo "$table"
 echo "Target (within 2 % of nftables): ${verdict%; }"
 echo "bench/accuracy.sh: wrote $results"

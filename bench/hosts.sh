@@ -6,7 +6,8 @@
 # BPF_PROG_TEST_RUN of the daemon's pinned program per host (bench/fill_hosts.c:
 # real traffic to 65,536 hosts takes minutes); then each command is timed RUNS
 # times, client start to exit, and the median, minimum and maximum printed as
-# Markdown table rows. Needs root.
+# Markdown table, written to its own section (bench:hosts) of bench/RESULTS.md.
+# Needs root.
 # Usage: bench/hosts.sh [BUILD_DIR]   (RUNS=N, default 9)
 set -eu
 BUILD=${1:-${BUILD:-build}}
@@ -68,6 +69,7 @@ time_cmd() {
 			v[1] / 1000, v[n] / 1000 }'
 }
 
+table=$(
 echo "| command ($HOSTS hosts in the table, $RUNS runs) | median ms | min ms | max ms |"
 echo "|---|---:|---:|---:|"
 time_cmd "\`policyctl stats 198.18.0.0/16 --top 10\`" "$POLICYCTL" stats 198.18.0.0/16 --top 10
@@ -80,6 +82,32 @@ time_cmd "\`policyctl --json stats 198.18.0.0/16 --top 1000\`" \
 time_cmd "\`policyctl status\`" "$POLICYCTL" status
 time_cmd "\`policyctl reset 198.18.0.0/16\` (zeroes 65,536 hosts)" \
 	"$POLICYCTL" reset 198.18.0.0/16
+)
 # Rates need two reads: the runs above made them.
 rows=$("$POLICYCTL" --json stats 198.18.0.0/16 --top 10 | jq '.hosts | length')
 [ "$rows" = 10 ] || { echo "bench/hosts.sh: $rows rows, not 10" >&2; exit 1; }
+
+. "$here/section.sh"
+section=$(mktemp)
+cat >"$section" <<EOF
+<!-- bench:hosts:begin (written by bench/hosts.sh) -->
+## Control plane: \`policyctl stats\` on a /16 with 65,536 active hosts
+
+- Date: $(date -u +%Y-%m-%dT%H:%M:%SZ)
+- Machine: Linux $(uname -r), $(bench_cpu), $(nproc) CPUs
+- Command: \`make bench\` (\`bench/hosts.sh $BUILD\`, RUNS=$RUNS)
+
+$table
+
+A sandbox policyd (\`--hosts $((2 * HOSTS))\`: each CPU's LRU list holds its share
+of the table) with one policy for 198.18.0.0/16; its per-host table filled with
+$HOSTS hosts (one BPF_PROG_TEST_RUN of the pinned program per host, in $fill_ms ms);
+each command timed from the client's start to its exit. The daemon reads the table
+with batched lookups (BPF_MAP_LOOKUP_BATCH), sums the per-CPU values and keeps the
+N busiest.
+<!-- bench:hosts:end -->
+EOF
+bench_put_section hosts "$section" "$(pwd)/bench/RESULTS.md"
+rm -f "$section"
+echo "$table"
+echo "bench/hosts.sh: wrote bench/RESULTS.md"

@@ -21,12 +21,10 @@ if [ ! -x "$prog" ]; then
 	exit 1
 fi
 
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-[ -n "$cpu" ] || cpu=$(uname -m)
-
+. "$here/section.sh"
+cpu=$(bench_cpu)
 section=$(mktemp)
-tmp=$(mktemp "$results.XXXXXX")
-trap 'rm -f "$section" "$tmp"' EXIT
+trap 'rm -f "$section"' EXIT
 
 # shellcheck disable=SC2086 # $args is a list of options
 table=$("$prog" $args)
@@ -95,31 +93,13 @@ sampling, spread over the packets.
 <!-- bench:datapath:end -->
 EOF
 
-if [ -f "$results" ] && grep -q '^<!-- bench:datapath:begin' "$results"; then
-	awk -v f="$section" '
-		/^<!-- bench:datapath:begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
-		/^<!-- bench:datapath:end/ { skip = 0; next }
-		!skip { print }
-	' "$results" >"$tmp"
-else
-	{
-		if [ -f "$results" ]; then
-			cat "$results"
-		else
-			echo '# policyd benchmarks'
-			echo
-			# shellcheck disable=SC2016 # literal backquotes: markdown code
-			echo 'Written by `make bench` (bench/run.sh); see SPEC §8.'
-		fi
-		printf '\n'
-		cat "$section"
-	} >"$tmp"
-fi
-mv "$tmp" "$results"
-chmod 0644 "$results"
+bench_put_section datapath "$section" "$results"
 echo "$table"
 echo "bench/run.sh: wrote $results"
 
 # Rate-limit accuracy against nftables: real traffic through the sandbox; it
 # writes its own section (bench:accuracy) of the same file.
 "$here/accuracy.sh" "$build"
+
+# policyctl stats on a /16 with 65,536 active hosts: its own section (bench:hosts).
+"$here/hosts.sh" "$build"
