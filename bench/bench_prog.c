@@ -113,7 +113,8 @@ _Static_assert(NCASES == ROW_SAMPLE_100K + 1, "a summary row per case");
  * The quota and block of the "guard" variant: a per-host budget of 2^62 bytes a
  * day, which no run comes near, and a block after 500 drops within 10 s for 5 min,
  * which passing packets never trigger: every packet passes and pays the whole
- * path (the blocked check, the host state lookup, the TAI clock, the atomic add).
+ * path (the host state lookup, the blocked check, the quota's period test, the
+ * atomic add).
  */
 #define QUOTA_BYTES (1ull << 62)
 #define DAY_NS (86400ull * 1000000000ull)

@@ -52,10 +52,12 @@ pays the limit's whole path: the call, the clock (bpf_ktime_get_ns), the
 pd_host_buckets hash lookup, the GCRA test and the compare-and-swap; rules without a
 limit pay one byte test. The row after it adds, on the same policy, a per-host
 quota (2^62 bytes a day: every packet passes, checked after the runs) and a block
-after 500 drops within 10 s: each packet also pays the blocked check (a call, the
-clock, a pd_hosts lookup) before the rules and, after them, a second call with the
-pd_hosts lookup, the TAI clock and the quota's atomic add; policies with neither
-pay two tests.
+after 500 drops within 10 s: each packet also pays, before the rules, a pd_hosts
+lookup and the blocked check (a call), and after them a second call with the
+quota's test of its period (the TAI clock only once a second per host, or at
+the period's end) and atomic add; the one clock read of the packet
+(bpf_ktime_get_ns) serves the block, the quota and the limit. Policies with
+neither pay a few tests.
 Each policy program is checked to take that path
 (and to have cached the destination, where the cache is on) before it is timed;
 every program must return BPF_OK.

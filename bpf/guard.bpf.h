@@ -19,11 +19,32 @@
 #define PD_GUARD_QUOTA 1
 #define PD_GUARD_TABLE_FULL 2
 
-/* pd_guard's @how: the policy slot in the low 16 bits, and these flags: the
- * rules' verdict is a drop; explain (change nothing). */
-#define PD_GUARD_SLOT_MASK 0xffffu
-#define PD_GUARD_F_DROP (1u << 16)
-#define PD_GUARD_F_EXPLAIN (1u << 17)
+/* pd_guard_io.how: the rules' verdict is a drop; explain (change nothing). */
+#define PD_GUARD_F_DROP (1u << 0)
+#define PD_GUARD_F_EXPLAIN (1u << 1)
+
+/* See pd_host_state.quota_recheck. */
+#define PD_QUOTA_RECHECK_MAX_NS 1000000000ull
+
+/*
+ * What pd_guard is told and tells besides the packet, the policy and the host's
+ * state: a global function takes five arguments at most, so these travel in the
+ * caller's struct pd_decision.
+ */
+struct pd_guard_io {
+	struct pd_hosts_key hkey; /* in: the host's key in pd_hosts (slot: the policy's) */
+	__u64 now; /* in: the packet's bpf_ktime_get_ns(), if pd_guard_timed(); else 0 */
+	__u64 until; /* out: the host became blocked by this packet, until then; or 0 */
+	__u32 how; /* in: PD_GUARD_F_* */
+	__u32 pad;
+};
+
+/* The policy's guard needs the packet's monotonic time: for a block's window,
+ * or for a per-host quota's pd_host_state.quota_recheck. */
+static __always_inline int pd_guard_timed(const struct pd_policy *pol)
+{
+	return pol->block.kind != PD_BLOCK_NONE || (pol->quota.bytes && pol->quota.per_host);
+}
 
 static __always_inline void pd_hosts_key_of(struct pd_hosts_key *hkey,
 					    const struct pd_dest_key *dkey, __u32 slot)
@@ -34,20 +55,47 @@ static __always_inline void pd_hosts_key_of(struct pd_hosts_key *hkey,
 }
 
 /*
- * The host is blocked: its state in pd_hosts says so until a time still to come.
- * A global function, as pd_limit: checked once by the verifier, and called only
- * for policies with a block.
+ * Before the rules, for the policy @pol in @slot: the key of the host's state in
+ * @io if the policy has a quota or a block (pd_guard's condition); if it has a
+ * block or a per-host quota, also the packet's time (read once: for the blocked
+ * test, the block's window, the quota's recheck and any rate limit); if it has a
+ * block, also the state itself, or NULL if there is none yet: one pd_hosts
+ * lookup serves the blocked test and pd_guard. The pointer is held over the
+ * rules: pd_hosts is preallocated, so an entry the daemon deletes (an idle one,
+ * hosts_gc) or rewrites (policyctl unblock) is reused at once, and a packet
+ * holding it may charge a reused one. That was so between pd_guard's lookup and
+ * its writes already; holding it from before the rules widens the window from
+ * that to the rules' time.
+ *
+ * Inline in pd_decide's caller, on purpose: pd_decide gets the state as an
+ * argument, which the verifier takes as one kind of pointer (maybe NULL)
+ * whatever the caller had, so it still walks the rules' loop once. A lookup in
+ * pd_decide would leave it NULL for some policies and a map value for others:
+ * two kinds of state, and two walks.
  */
-__noinline int pd_blocked(const struct pd_dest_key *dkey, __u32 slot)
+static __always_inline struct pd_host_state *pd_guard_prepare(const struct pd_policy *pol,
+							      const struct pd_dest_key *dkey,
+							      __u32 slot, struct pd_guard_io *io)
 {
-	struct pd_hosts_key hkey __attribute__((aligned(8))) = {};
-	const struct pd_host_state *st;
+	if (!pol->quota.bytes && pol->block.kind == PD_BLOCK_NONE)
+		return NULL;
+	pd_hosts_key_of(&io->hkey, dkey, slot);
+	if (pd_guard_timed(pol))
+		io->now = bpf_ktime_get_ns();
+	if (pol->block.kind == PD_BLOCK_NONE)
+		return NULL;
+	return bpf_map_lookup_elem(&pd_hosts, &io->hkey);
+}
 
-	if (!dkey)
-		return 0;
-	pd_hosts_key_of(&hkey, dkey, slot);
-	st = bpf_map_lookup_elem(&pd_hosts, &hkey);
-	return st && *(const volatile __u64 *)&st->blocked_until > bpf_ktime_get_ns();
+/*
+ * The host whose state is @st (NULL: none) is blocked at @now: its state says so
+ * until a time still to come. A global function: the verifier checks it once,
+ * and its caller does not split into a path for a NULL @st and one for a state
+ * (and walk the rules' loop once more), as a test inline would make it.
+ */
+__noinline int pd_blocked(const struct pd_host_state *st, __u64 now)
+{
+	return st && *(const volatile __u64 *)&st->blocked_until > now;
 }
 
 /*
@@ -98,14 +146,17 @@ static __always_inline int pd_quota_explain(const struct pd_policy *pol,
 }
 
 /*
- * The quota and the block accounting of a packet to @dkey under the policy in
- * the slot of @how, whose rules gave a drop verdict if @how has PD_GUARD_F_DROP
- * (before monitor mode: a would-drop is a drop here). Called for policies with
- * quota.bytes or block.kind set, never for a blocked host's packet. Returns
- * PD_GUARD_OK, PD_GUARD_QUOTA (over the quota: drop) or PD_GUARD_TABLE_FULL (a
- * passing packet, and no room in pd_hosts). A host that becomes blocked gets its
- * expiry in *@until (for the caller's PD_EV_BLOCK event: made here, the event's
- * frame would sit on top of this one, past the verifier's 512-byte stack).
+ * The quota and the block accounting of a packet to the host of @io->hkey under
+ * the policy @pol, whose rules gave a drop verdict if @io->how has
+ * PD_GUARD_F_DROP (before monitor mode: a would-drop is a drop here). @st is the
+ * host's state as pd_guard_prepare found it (NULL: none, or not looked up: a
+ * policy without a block); @io is as pd_guard_prepare filled it. Called for
+ * policies with quota.bytes or block.kind set, never for a blocked host's
+ * packet. Returns PD_GUARD_OK, PD_GUARD_QUOTA (over the quota: drop) or
+ * PD_GUARD_TABLE_FULL (a passing packet, and no room in pd_hosts). A host that
+ * becomes blocked gets its expiry in @io->until (for the caller's PD_EV_BLOCK
+ * event: made here, the event's frame would sit on top of this one, past the
+ * verifier's 512-byte stack).
  *
  * The quota charges passing packets only, and takes back what it drops, so used
  * is what passed (in monitor mode: what enforcing would have passed). The block
@@ -117,36 +168,38 @@ static __always_inline int pd_quota_explain(const struct pd_policy *pol,
  * A global function, as pd_limit, for the same reasons.
  */
 __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
-			const struct pd_dest_key *dkey, __u32 how, __u64 *until)
+			struct pd_host_state *st, struct pd_guard_io *io)
 {
-	struct pd_hosts_key hkey __attribute__((aligned(8))) = {};
-	struct pd_host_state *st = NULL;
+	struct pd_host_state *qst; /* the per-host quota's state */
 	struct pd_policy_quota *pq;
-	__u64 len, n, now, period, used, qbytes, period_ns, expiry, *q_period, *q_used;
-	int ret = PD_GUARD_OK, full = 0, drop = !!(how & PD_GUARD_F_DROP);
-	__u32 slot = how & PD_GUARD_SLOT_MASK;
+	__u64 len, n, now, tai, period, used, qbytes, period_ns, expiry, *q_period, *q_used, left;
+	int ret = PD_GUARD_OK, full = 0, drop;
+	__u32 how, slot;
 	__u8 kind;
 
-	if (!skb || !pol || !dkey || !until)
+	if (!skb || !pol || !io)
 		return PD_GUARD_OK;
+	how = io->how;
+	slot = io->hkey.slot;
+	drop = !!(how & PD_GUARD_F_DROP);
 	len = skb->len;
 	qbytes = pol->quota.bytes;
 	kind = pol->block.kind;
-	pd_hosts_key_of(&hkey, dkey, slot);
 	if (how & PD_GUARD_F_EXPLAIN) {
 		if (!drop && qbytes && pol->quota.period_ns)
-			return pd_quota_explain(pol, &hkey, slot, len);
+			return pd_quota_explain(pol, &io->hkey, slot, len);
 		return PD_GUARD_OK;
 	}
 
 	/*
 	 * The state that this packet needs whatever its fate is got first, so a
 	 * full table decides before the quota charges anything: a per-host quota's
-	 * for a passing packet, a packets or bytes block's for every packet.
+	 * for a passing packet, a packets or bytes block's for every packet
+	 * (unless pd_guard_prepare found it).
 	 */
-	if ((!drop && qbytes && pol->quota.per_host) || kind == PD_BLOCK_PACKETS ||
-	    kind == PD_BLOCK_BYTES) {
-		st = pd_host_state_get(&hkey, &full);
+	if (!st && ((!drop && qbytes && pol->quota.per_host) || kind == PD_BLOCK_PACKETS ||
+		    kind == PD_BLOCK_BYTES)) {
+		st = pd_host_state_get(&io->hkey, &full);
 		if (!st && full)
 			return drop ? PD_GUARD_OK : PD_GUARD_TABLE_FULL;
 	}
@@ -155,33 +208,57 @@ __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
 	if (!drop && qbytes && period_ns) {
 		q_period = NULL;
 		q_used = NULL;
+		qst = NULL;
 		/* st may be there for a block alone: per policy, the quota is not its. */
 		if (pol->quota.per_host) {
 			if (st) {
+				qst = st;
 				q_period = &st->quota_period;
 				q_used = &st->quota_used;
 			}
 		} else {
 			pq = bpf_map_lookup_elem(&pd_policy_quota, &slot);
 			if (pq) {
+				/* Else clang takes the addresses before the test,
+				 * which the verifier refuses. */
+				barrier_var(pq);
 				q_period = &pq->period;
 				q_used = &pq->used;
 			}
 		}
 		/* No state (a failed insert other than a full table): fail open. */
 		if (q_period && q_used) {
-			period = bpf_ktime_get_tai_ns() / period_ns;
 			/*
-			 * A new period. Not atomic with the add below: a CPU that
-			 * charged the old period just before another CPU's reset
-			 * loses its charge, and one that resets after another
-			 * CPU's first charges in the new period erases them: a
-			 * few packets' bytes at each boundary, in the host's
-			 * favour, never a packet dropped that should pass.
+			 * A per-host state before its quota_recheck is in its
+			 * period still: no TAI clock, no division. Else the
+			 * period from the clock, and (per host) when to look
+			 * again: the period's end, as far from now on the
+			 * monotonic clock as it is on the TAI one, less the
+			 * time since io->now was read (so never after the end),
+			 * and at most a second away.
 			 */
-			if (*(volatile __u64 *)q_period != period) {
-				*(volatile __u64 *)q_period = period;
-				*(volatile __u64 *)q_used = 0;
+			if (!qst || io->now >= *(volatile __u64 *)&qst->quota_recheck) {
+				tai = bpf_ktime_get_tai_ns();
+				period = tai / period_ns;
+				/*
+				 * A new period. Not atomic with the add below: a
+				 * CPU that charged the old period just before
+				 * another CPU's reset loses its charge, and one
+				 * that resets after another CPU's first charges
+				 * in the new period erases them: a few packets'
+				 * bytes at each boundary, in the host's favour,
+				 * never a packet dropped that should pass.
+				 */
+				if (*(volatile __u64 *)q_period != period) {
+					*(volatile __u64 *)q_period = period;
+					*(volatile __u64 *)q_used = 0;
+				}
+				if (qst) {
+					left = period_ns - (tai - period * period_ns);
+					if (left > PD_QUOTA_RECHECK_MAX_NS)
+						left = PD_QUOTA_RECHECK_MAX_NS;
+					*(volatile __u64 *)&qst->quota_recheck = io->now + left;
+				}
 			}
 			used = __sync_fetch_and_add(q_used, len) + len;
 			if (used > qbytes) {
@@ -204,10 +281,10 @@ __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
 	/* A drops block's state, made only for a drop: passing traffic fills no table.
 	 * With no room, the packet is dropped anyway and the host goes uncounted. */
 	if (!st)
-		st = pd_host_state_get(&hkey, &full);
+		st = pd_host_state_get(&io->hkey, &full);
 	if (!st)
 		return ret;
-	now = bpf_ktime_get_ns();
+	now = io->now; /* read by pd_guard_prepare: the policy has a block (pd_guard_timed) */
 	/* Racy reset: two CPUs may both restart the window, losing a packet's count. */
 	if (now - *(volatile __u64 *)&st->window_start >= pol->block.window_ns) {
 		*(volatile __u64 *)&st->window_start = now;
@@ -219,7 +296,7 @@ __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
 		expiry = now + pol->block.duration_ns;
 		*(volatile __u64 *)&st->blocked_until = expiry;
 		__sync_fetch_and_add(&st->blocks, 1);
-		*until = expiry;
+		io->until = expiry;
 	}
 	return ret;
 }

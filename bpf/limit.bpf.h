@@ -76,7 +76,8 @@ static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
 
 /*
  * The rate limit of the matching pass rule @rule, for a packet to @dkey's
- * address: PD_LIMIT_CONFORM, PD_LIMIT_OVER or PD_LIMIT_TABLE_FULL. With
+ * address sent at @now_ns (bpf_ktime_get_ns(), read once per packet by the
+ * caller): PD_LIMIT_CONFORM, PD_LIMIT_OVER or PD_LIMIT_TABLE_FULL. With
  * @explain, nothing is charged or created: the answer is what the bucket says
  * now, and a host without a bucket gets PD_LIMIT_NEW_HOST (it would start full).
  *
@@ -85,7 +86,7 @@ static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
  * limit.kind before calling) pay nothing for it.
  */
 __noinline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
-			const struct pd_dest_key *dkey, int explain)
+			const struct pd_dest_key *dkey, int explain, __u64 now_ns)
 {
 	struct pd_host_key hkey __attribute__((aligned(8))) = {};
 	struct pd_bucket fresh;
@@ -116,7 +117,7 @@ __noinline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
 	cost = (interval >> PD_INTERVAL_SHIFT) * n +
 	       (((interval & ((1u << PD_INTERVAL_SHIFT) - 1)) * n) >> PD_INTERVAL_SHIFT);
 	burst = rule->limit.burst;
-	now = bpf_ktime_get_ns() << PD_TIME_SHIFT;
+	now = now_ns << PD_TIME_SHIFT;
 
 	hkey.counter = rule->counter;
 	if (!rule->limit.per_host) {

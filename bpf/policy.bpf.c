@@ -67,6 +67,7 @@ static __always_inline void pd_count(struct pd_counters *c, __u64 packets, __u64
 		c->dropped_packets += packets;
 		c->dropped_bytes += bytes;
 		c->dropped_reason[reason] += packets;
+		c->dropped_reason_bytes[reason] += bytes;
 	} else {
 		c->passed_packets += packets;
 		c->passed_bytes += bytes;
@@ -128,12 +129,16 @@ static __always_inline void pd_explain_out(struct __sk_buff *skb, __u32 slot, __
 
 /* What the policy decides for a packet: pd_decide's answer. */
 struct pd_decision {
+	struct pd_pkt pkt; /* in: the packet, as parsed */
+	/* in: as pd_guard_prepare filled it (zeros for a policy without quota or
+	 * block); out: g.until, the host became blocked by this packet, until then;
+	 * or 0 */
+	struct pd_guard_io g;
 	__u32 idx; /* in: the policy's index in pd_policies */
 	__u32 counter; /* pd_rule_stats index of the deciding rule, or the default's */
 	__u32 reason; /* enum pd_reason */
 	__u32 rule; /* index of the deciding rule, or PD_EV_RULE_NONE */
 	__u32 xflags; /* PD_EXPLAIN_F_* (without WOULD_DROP) */
-	__u64 until_ns; /* the host became blocked by this packet, until then; or 0 */
 	__u8 drop; /* the policy's verdict, before monitor mode */
 	__u8 table_full;
 	__u8 log; /* the deciding rule has PD_RULE_LOG */
@@ -143,9 +148,11 @@ struct pd_decision {
 };
 
 /*
- * The verdict of the policy @pol for a packet to @dkey, into @d: a blocked host's
- * drop, or the first matching rule's verdict (or the default), then its limit,
- * then the quota and the block accounting.
+ * The verdict of the policy @pol for the packet @d->pkt to @dkey, into @d: a
+ * blocked host's drop, or the first matching rule's verdict (or the default),
+ * then its limit, then the quota and the block accounting. @st is the host's
+ * state in pd_hosts and @d->g the rest, as pd_guard_prepare found and filled
+ * them.
  *
  * A global function: the verifier checks it once, on its own. Inline, the code
  * after the loop (counting, events, explain) was walked once per rule that can
@@ -153,29 +160,29 @@ struct pd_decision {
  * call, one outcome. The price is the call and the stores to @d.
  */
 __noinline int pd_decide(struct __sk_buff *skb, const struct pd_policy *pol,
-			 const struct pd_dest_key *dkey, const struct pd_pkt *pkt,
+			 const struct pd_dest_key *dkey, struct pd_host_state *st,
 			 struct pd_decision *d)
 {
-	__u32 idx, slot, nrules, i, reason = PD_REASON_DEFAULT, rule_idx = PD_EV_RULE_NONE;
+	__u32 idx, nrules, i, reason = PD_REASON_DEFAULT, rule_idx = PD_EV_RULE_NONE;
 	__u32 xflags = 0;
 	int drop, limit = PD_LIMIT_CONFORM, table_full = 0, res, log = 0, explain;
 	const struct pd_rule *rule;
 	struct pd_pkt p;
+	__u64 now;
 
-	if (!skb || !pol || !dkey || !pkt || !d)
+	if (!skb || !pol || !dkey || !d)
 		return 0;
 	/* On this function's stack, as the rules' loop had it inline: read through
 	 * the argument, every port compare makes new states, past 1M instructions. */
-	p = *pkt;
+	p = d->pkt;
 	idx = d->idx;
-	slot = idx % PD_MAX_POLICIES;
 	explain = d->explain;
-	d->until_ns = 0; /* pd_guard sets it if this packet gets the host blocked */
+	d->g.until = 0; /* pd_guard sets it if this packet gets the host blocked */
 	drop = pol->default_verdict == PD_DROP;
 	d->counter = pol->default_counter;
 	nrules = pol->nrules;
 	/* A blocked host: no rule is asked, and the count goes to the default counter. */
-	if (pol->block.kind != PD_BLOCK_NONE && pd_blocked(dkey, slot)) {
+	if (pol->block.kind != PD_BLOCK_NONE && pd_blocked(st, d->g.now)) {
 		drop = 1;
 		reason = PD_REASON_BLOCKED;
 		xflags = PD_EXPLAIN_F_BLOCKED;
@@ -187,7 +194,7 @@ __noinline int pd_decide(struct __sk_buff *skb, const struct pd_policy *pol,
 	 * so 64 rules x 16 ranges stays far below the complexity limit (the code
 	 * after the loop is walked once per rule that can end it: keep it small,
 	 * and keep what it writes in @d, whose contents the verifier does not
-	 * track; the whole program took 228k instructions processed on 6.18, of
+	 * track; the whole program took 136k instructions processed on 6.18, of
 	 * 1M), and the JIT runs a tight loop with no per-rule indirect call as
 	 * bpf_loop() would cost.
 	 */
@@ -201,8 +208,16 @@ __noinline int pd_decide(struct __sk_buff *skb, const struct pd_policy *pol,
 			reason = PD_REASON_RULE;
 			rule_idx = i;
 			log = rule->flags & PD_RULE_LOG;
-			if (!drop && rule->limit.kind != PD_LIMIT_NONE)
-				limit = pd_limit(skb, rule, dkey, explain);
+			if (!drop && rule->limit.kind != PD_LIMIT_NONE) {
+				/* One clock read per packet: pd_guard_prepare read it for a
+				 * block or a per-host quota; other policies pay it here,
+				 * only for a limit. */
+				if (pd_guard_timed(pol))
+					now = d->g.now;
+				else
+					now = bpf_ktime_get_ns();
+				limit = pd_limit(skb, rule, dkey, explain, now);
+			}
 			break;
 		}
 	}
@@ -222,10 +237,8 @@ __noinline int pd_decide(struct __sk_buff *skb, const struct pd_policy *pol,
 	}
 	/* Policies without quota or block pay this test and nothing more. */
 	if (pol->quota.bytes || pol->block.kind != PD_BLOCK_NONE) {
-		res = pd_guard(skb, pol, dkey,
-			       slot | (drop ? PD_GUARD_F_DROP : 0) |
-				       (explain ? PD_GUARD_F_EXPLAIN : 0),
-			       &d->until_ns);
+		d->g.how = (drop ? PD_GUARD_F_DROP : 0) | (explain ? PD_GUARD_F_EXPLAIN : 0);
+		res = pd_guard(skb, pol, st, &d->g);
 		if (res == PD_GUARD_QUOTA) {
 			drop = 1;
 			reason = PD_REASON_QUOTA;
@@ -290,9 +303,9 @@ __noinline int pd_events_of(struct __sk_buff *skb, const struct pd_policy *pol,
 	}
 	/* The host is blocked from now on: its packets drop (or, in monitor mode,
 	 * would), whatever rule decided this one. */
-	if (d->until_ns) {
+	if (d->g.until) {
 		info.type = PD_EV_BLOCK;
-		info.until_ns = d->until_ns;
+		info.until_ns = d->g.until;
 		info.verdict = pol->flags & PD_POLICY_MONITOR ? PD_PASS : PD_DROP;
 		info.reason = PD_REASON_BLOCKED;
 		info.flags = pol->flags & PD_POLICY_MONITOR ? PD_EVF_WOULD_DROP : 0;
@@ -307,13 +320,17 @@ int policyd_out(struct __sk_buff *skb)
 {
 	/* Aligned for pd_host6's 64-bit loads: stack accesses must be aligned. */
 	struct pd_dest_key key __attribute__((aligned(8))) = {};
-	struct pd_pkt pkt = {
-		.dport = PD_NO_PORT,
-		.sport = PD_NO_PORT,
-		.tcp_flags = PD_NO_TCP,
-		.icmp_type = PD_NO_ICMP,
+	/* Zeros but the packet's "none"s: pd_guard_io's key padding too, as
+	 * pd_hosts compares whole keys. */
+	struct pd_decision d = {
+		.pkt = {
+			.dport = PD_NO_PORT,
+			.sport = PD_NO_PORT,
+			.tcp_flags = PD_NO_TCP,
+			.icmp_type = PD_NO_ICMP,
+		},
 	};
-	struct pd_decision d = {};
+	struct pd_host_state *hstate;
 	struct pd_dcache_val *host = NULL;
 	const struct pd_policy *pol;
 	const struct pd_config *cfg;
@@ -331,11 +348,11 @@ int policyd_out(struct __sk_buff *skb)
 	explain = pd_explaining(skb, cfg);
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (pd_parse_ipv4(skb, &key, &pkt))
+		if (pd_parse_ipv4(skb, &key, &d.pkt))
 			goto none;
 		key.prefixlen = PD_DEST_KEY_HDR_BITS + 32;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (pd_parse_ipv6(skb, &key, &pkt))
+		if (pd_parse_ipv6(skb, &key, &d.pkt))
 			goto none;
 		key.prefixlen = PD_DEST_KEY_HDR_BITS + 128;
 	} else {
@@ -364,7 +381,8 @@ int policyd_out(struct __sk_buff *skb)
 
 	d.idx = idx;
 	d.explain = explain;
-	pd_decide(skb, pol, &key, &pkt, &d);
+	hstate = pd_guard_prepare(pol, &key, slot, &d.g);
+	pd_decide(skb, pol, &key, hstate, &d);
 	drop = d.drop;
 	/* An index into the counters' reasons: bounded where the verifier sees it. */
 	reason = d.reason;
@@ -410,8 +428,8 @@ int policyd_out(struct __sk_buff *skb)
 		d.sample = 1;
 	/* A passing packet with no log rule and no sample pays these tests only
 	 * (here, not in pd_decide, whose end the verifier walks once per rule). */
-	if (drop || would_drop || d.log || d.sample || d.until_ns)
-		pd_events_of(skb, pol, &key, &pkt, &d);
+	if (drop || would_drop || d.log || d.sample || d.g.until)
+		pd_events_of(skb, pol, &key, &d.pkt, &d);
 
 	return drop ? BPF_DROP : BPF_OK;
 

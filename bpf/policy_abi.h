@@ -308,6 +308,11 @@ struct pd_host_state {
 	__u64 window_count; /* drops, packets or bytes in that window */
 	__u64 blocked_until; /* monotonic ns; 0 or past: not blocked */
 	__u64 blocks; /* times this host was blocked */
+	/* Monotonic ns until which quota_period is known to be the current
+	 * period, so a packet before it reads no TAI clock; at most a second
+	 * after it was computed (a step of the TAI clock shows within that).
+	 * 0: compute it on the next packet. */
+	__u64 quota_recheck;
 };
 
 /* pd_policy_quota[slot] (ARRAY): a per-policy quota's use. */
@@ -449,6 +454,7 @@ struct pd_counters {
 	__u64 dropped_packets;
 	__u64 dropped_bytes;
 	__u64 dropped_reason[PD_REASON_MAX]; /* packets */
+	__u64 dropped_reason_bytes[PD_REASON_MAX];
 	/* Monitor mode: packets a drop verdict let pass (also counted as passed). */
 	__u64 would_drop_packets;
 	__u64 would_drop_bytes;
@@ -486,9 +492,9 @@ _Static_assert(sizeof(struct pd_quota) == 24, "pd_quota size");
 _Static_assert(sizeof(struct pd_realm_stats) == 32, "pd_realm_stats size");
 _Static_assert(sizeof(struct pd_block) == 32, "pd_block size");
 _Static_assert(sizeof(struct pd_hosts_key) == 24, "pd_hosts_key size");
-_Static_assert(sizeof(struct pd_host_state) == 48, "pd_host_state size");
+_Static_assert(sizeof(struct pd_host_state) == 56, "pd_host_state size");
 _Static_assert(sizeof(struct pd_policy_quota) == 16, "pd_policy_quota size");
-_Static_assert(sizeof(struct pd_counters) == 8 * (10 + PD_REASON_MAX), "pd_counters size");
+_Static_assert(sizeof(struct pd_counters) == 8 * (10 + 2 * PD_REASON_MAX), "pd_counters size");
 _Static_assert(sizeof(struct pd_policy_stats) == sizeof(struct pd_counters) + 8 * PD_HIST_BUCKETS,
 	       "pd_policy_stats size");
 _Static_assert(sizeof(struct pd_event) == 72, "pd_event size");

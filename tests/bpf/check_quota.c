@@ -243,13 +243,15 @@ START_TEST(test_quota_per_host)
 }
 END_TEST
 
-/* A state from an older period: the next packet starts a new one. */
+/* A state from an older period: the next packet starts a new one (per host: once
+ * its quota_recheck has come). */
 START_TEST(test_quota_rollover)
 {
 	struct pd_policy_quota q;
 	struct pd_host_state st;
 	struct pd_policy pol;
 	struct pkt p;
+	__u64 t0;
 
 	policy_base(&pol);
 	quota_set(&pol, 2 * LEN, 0);
@@ -267,9 +269,21 @@ START_TEST(test_quota_rollover)
 	/* Per host. */
 	pol.quota.per_host = 1;
 	set_policy(0, 0, &pol);
+	t0 = clock_ns(CLOCK_MONOTONIC);
 	ck_assert_int_eq(run_n(&p, 3), 2);
 	st = host_must(HOST_A);
+	/* The period is read again at the latest a second on. */
+	ck_assert_uint_ge(st.quota_recheck, t0);
+	ck_assert_uint_le(st.quota_recheck, clock_ns(CLOCK_MONOTONIC) + SEC_NS);
+	/* Before quota_recheck the state's period is taken as it is: no clock. */
 	st.quota_period -= 5;
+	st.quota_recheck = clock_ns(CLOCK_MONOTONIC) + HOUR_NS;
+	host_put(HOST_A, &st);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+	ck_assert_uint_eq(host_must(HOST_A).quota_period, st.quota_period);
+	/* From it on, the clock says the period is over: a new one starts. */
+	st = host_must(HOST_A);
+	st.quota_recheck = clock_ns(CLOCK_MONOTONIC);
 	host_put(HOST_A, &st);
 	ck_assert_int_eq(run(&p), BPF_OK);
 	st = host_must(HOST_A);
