@@ -108,6 +108,14 @@ static void render_rules(struct promtext *t, const struct rule_sample *v, size_t
 					v[i].c.dropped_reason[r], "policy", v[i].policy, "rule",
 					v[i].rule, "reason", policy_reason_name(r), NULL);
 	promtext_family(
+		t, "policyd_rule_dropped_bytes_total", "counter",
+		"Bytes of the packets counted in policyd_rule_dropped_packets_total, by reason.");
+	for (size_t i = 0; i < n; i++)
+		for (int r = 0; r < PD_REASON_MAX; r++)
+			promtext_sample(t, "policyd_rule_dropped_bytes_total",
+					v[i].c.dropped_reason_bytes[r], "policy", v[i].policy,
+					"rule", v[i].rule, "reason", policy_reason_name(r), NULL);
+	promtext_family(
 		t, "policyd_rule_would_drop_packets_total", "counter",
 		"Packets a monitor-mode policy passed that enforce mode would have dropped.");
 	for (size_t i = 0; i < n; i++)

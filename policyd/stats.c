@@ -20,19 +20,22 @@
 
 static json_t *counters_totals(const struct pd_counters *c)
 {
-	json_t *reasons = json_object();
+	json_t *reasons = json_object(), *reasons_bytes = json_object();
 
-	for (int r = 0; r < PD_REASON_MAX; r++)
+	for (int r = 0; r < PD_REASON_MAX; r++) {
 		json_object_set_new(reasons, policy_reason_name(r),
 				    json_integer(c->dropped_reason[r]));
+		json_object_set_new(reasons_bytes, policy_reason_name(r),
+				    json_integer(c->dropped_reason_bytes[r]));
+	}
 	return json_pack(
-		"{s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I, s:o}, s:{s:I, s:I}, s:I}", "packets",
+		"{s:I, s:I, s:{s:I, s:I}, s:{s:I, s:I, s:o, s:o}, s:{s:I, s:I}, s:I}", "packets",
 		(json_int_t)c->packets, "bytes", (json_int_t)c->bytes, "passed", "packets",
 		(json_int_t)c->passed_packets, "bytes", (json_int_t)c->passed_bytes, "dropped",
 		"packets", (json_int_t)c->dropped_packets, "bytes", (json_int_t)c->dropped_bytes,
-		"reasons", reasons, "would_drop", "packets", (json_int_t)c->would_drop_packets,
-		"bytes", (json_int_t)c->would_drop_bytes, "table_full",
-		(json_int_t)c->table_full_packets);
+		"reasons", reasons, "reasons_bytes", reasons_bytes, "would_drop", "packets",
+		(json_int_t)c->would_drop_packets, "bytes", (json_int_t)c->would_drop_bytes,
+		"table_full", (json_int_t)c->table_full_packets);
 }
 
 static void counters_add(struct pd_counters *sum, const struct pd_counters *c)

@@ -266,8 +266,10 @@ static inline void sum_counters(struct pd_counters *sum, const struct pd_counter
 	sum->passed_bytes += c->passed_bytes;
 	sum->dropped_packets += c->dropped_packets;
 	sum->dropped_bytes += c->dropped_bytes;
-	for (i = 0; i < PD_REASON_MAX; i++)
+	for (i = 0; i < PD_REASON_MAX; i++) {
 		sum->dropped_reason[i] += c->dropped_reason[i];
+		sum->dropped_reason_bytes[i] += c->dropped_reason_bytes[i];
+	}
 	sum->would_drop_packets += c->would_drop_packets;
 	sum->would_drop_bytes += c->would_drop_bytes;
 	sum->table_full_packets += c->table_full_packets;
@@ -338,8 +340,11 @@ static inline void assert_counted(const struct pd_counters *c, __u64 packets, __
 	ck_assert_uint_eq(c->passed_bytes, dropped ? 0 : bytes);
 	ck_assert_uint_eq(c->dropped_packets, dropped ? packets : 0);
 	ck_assert_uint_eq(c->dropped_bytes, dropped ? bytes : 0);
-	for (i = 0; i < PD_REASON_MAX; i++)
+	for (i = 0; i < PD_REASON_MAX; i++) {
 		ck_assert_uint_eq(c->dropped_reason[i], dropped && i == (int)reason ? packets : 0);
+		ck_assert_uint_eq(c->dropped_reason_bytes[i],
+				  dropped && i == (int)reason ? bytes : 0);
+	}
 	ck_assert_uint_eq(c->would_drop_packets, 0);
 	ck_assert_uint_eq(c->would_drop_bytes, 0);
 	ck_assert_uint_eq(c->table_full_packets, 0);
@@ -360,8 +365,10 @@ static inline void assert_monitored(const struct pd_counters *c, __u64 packets, 
 	ck_assert_uint_eq(c->passed_bytes, bytes);
 	ck_assert_uint_eq(c->dropped_packets, 0);
 	ck_assert_uint_eq(c->dropped_bytes, 0);
-	for (i = 0; i < PD_REASON_MAX; i++)
+	for (i = 0; i < PD_REASON_MAX; i++) {
 		ck_assert_uint_eq(c->dropped_reason[i], 0);
+		ck_assert_uint_eq(c->dropped_reason_bytes[i], 0);
+	}
 	ck_assert_uint_eq(c->would_drop_packets, would_drop_packets);
 	ck_assert_uint_eq(c->would_drop_bytes, would_drop_bytes);
 	ck_assert_uint_eq(c->table_full_packets, 0);

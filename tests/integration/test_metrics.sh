@@ -105,7 +105,13 @@ assert_eq "high dropped (sent)" 5 "$(metric policyd_rule_packets_total 'rule="hi
 for reason in rule default limit quota blocked table-full; do
 	assert_eq "reason $reason" "$(echo "$stats" | jq -r ".totals.dropped.reasons[\"$reason\"]")" \
 		"$(metric policyd_rule_dropped_packets_total "reason=\"$reason\"")"
+	assert_eq "reason $reason bytes" \
+		"$(echo "$stats" | jq -r ".totals.dropped.reasons_bytes[\"$reason\"]")" \
+		"$(metric policyd_rule_dropped_bytes_total "reason=\"$reason\"")"
 done
+# Bytes by reason add up to the bytes dropped.
+assert_eq "bytes by reason" "$(echo "$stats" | jq -r '.totals.dropped.bytes')" \
+	"$(echo "$stats" | jq -r '[.totals.dropped.reasons_bytes[]] | add')"
 assert_eq "drops by rule" 5 "$(metric policyd_rule_dropped_packets_total 'reason="rule"')"
 assert_eq "drops of a blocked host" 2 "$(metric policyd_rule_dropped_packets_total 'reason="blocked"')"
 assert_eq "would-drop, enforce mode" 0 "$(metric policyd_rule_would_drop_packets_total 'policy="t"')"
