@@ -476,16 +476,5 @@ static Suite *events_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (geteuid() != 0) {
-		fprintf(stderr, "check_events: needs root (loads a BPF program)\n");
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(events_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_root_suite("check_events", events_suite);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include <bpf/bpf.h>
@@ -38,6 +39,23 @@ static int ncpus;
  * so every per-CPU value a test checks (the per-host table's, the event cap's)
  * is that CPU's, whatever the scheduler would do.
  */
+/* The main() of a test of the program: every test loads it, so root only. */
+static inline int run_root_suite(const char *name, Suite *(*make)(void))
+{
+	SRunner *sr;
+	int failed;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "%s: needs root (loads a BPF program)\n", name);
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(make());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 static inline void pin_test_cpu(void)
 {
 	cpu_set_t set;
