@@ -12,6 +12,7 @@
 
 #include "lib/log.h"
 #include "daemon.h"
+#include "hoststats.h"
 #include "owned.h"
 
 void applied_policy_free(struct applied_policy *ap)
@@ -461,7 +462,8 @@ int policy_set_remove(struct daemon *d, const char *name, json_t **result, char 
 	struct applied_policy *ap = policy_set_find(&d->set, name);
 	struct policy_set next = {};
 	json_t *routes;
-	int ret;
+	uint32_t slot;
+	int ret, err_hosts;
 
 	if (!ap) {
 		snprintf(err, errlen, "no policy named '%s' is applied", name);
@@ -484,6 +486,7 @@ int policy_set_remove(struct daemon *d, const char *name, json_t **result, char 
 	}
 	routes = json_array();
 	release_dropped_routes(d, ap, NULL, false, routes);
+	slot = ap->slot;
 	release_indices(d, ap, NULL);
 	free(d->set.v);
 	d->set = next;
@@ -493,6 +496,11 @@ int policy_set_remove(struct daemon *d, const char *name, json_t **result, char 
 	applied_policy_free(ap);
 	maps_gc_host_buckets(d);
 	hosts_gc(d);
+	/* Soft state: a failure leaves stale host rows, never wrong verdicts. */
+	err_hosts = hoststats_release(d, slot);
+	if (err_hosts)
+		pr_warn("cannot release the per-host counters of policy %s: %s", name,
+			strerror(-err_hosts));
 	confirm_clear(d, name);
 out:
 	free(next.v);

@@ -251,9 +251,11 @@ struct host_read {
 	size_t stride; /* bytes per CPU value */
 	uint64_t now; /* CLOCK_MONOTONIC of the read */
 	size_t present;
-	/* Called for every entry governed by some policy. */
+	/* Called for every entry governed by some policy (by any slot, applied
+	 * or not, with any_slot). */
 	int (*fn)(struct host_read *rd, struct host_row *row, const void *key, void *vals);
 	void *arg;
+	bool any_slot;
 };
 
 /* Sum the per-CPU values of one entry. A CPU's value is that CPU's only
@@ -302,7 +304,7 @@ static int host_entry(struct host_read *rd, const void *key, void *vals)
 
 	rd->present++;
 	if (!host_sum(rd, key, vals, &row) || row.slot >= PD_MAX_POLICIES ||
-	    !rd->d->slot_used[row.slot])
+	    (!rd->any_slot && !rd->d->slot_used[row.slot]))
 		return 0;
 	s = snap_get(hs, row.family, row.addr);
 	if (s) {
@@ -531,6 +533,7 @@ int hoststats_fill(struct daemon *d, struct hoststats_fill *out)
 struct reset_arg {
 	const struct prefix *within;
 	uint32_t slot;
+	bool release; /* also untag: the slot is no longer the host's policy */
 	size_t n;
 	int err;
 };
@@ -552,6 +555,12 @@ static int reset_fn(struct host_read *rd, struct host_row *row, const void *key,
 
 		v->packets = v->bytes = v->last_seen = v->would_drop = 0;
 		memset(v->dropped, 0, sizeof(v->dropped));
+		/* A past epoch: the program never trusts the tag again, and its
+		 * next packet looks the host up and tags it afresh. */
+		if (a->release) {
+			v->epoch = rd->d->epoch - 1;
+			v->slot = PD_SLOT_NONE;
+		}
 	}
 	if (bpf_map_update_elem(fd, key, vals, BPF_EXIST)) {
 		if (errno != ENOENT && !a->err)
@@ -577,6 +586,16 @@ int hoststats_reset(struct daemon *d, const struct prefix *within, uint32_t slot
 	if (nhosts)
 		*nhosts = a.n;
 	return err;
+}
+
+int hoststats_release(struct daemon *d, uint32_t slot)
+{
+	struct reset_arg a = { .slot = slot, .release = true };
+	struct host_read rd = { .fn = reset_fn, .arg = &a, .any_slot = true };
+	int err;
+
+	err = host_read_all(d, &rd, NULL, NULL);
+	return err ? err : a.err;
 }
 
 void hoststats_tick(struct daemon *d)

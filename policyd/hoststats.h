@@ -45,6 +45,11 @@ int hoststats_fill(struct daemon *d, struct hoststats_fill *out);
  * lookup stays. *@nhosts (may be NULL) gets how many. 0 or -errno. */
 int hoststats_reset(struct daemon *d, const struct prefix *within, uint32_t slot, size_t *nhosts);
 
+/* After the policy in @slot is removed (the epoch past): zero its hosts'
+ * counters and untag them, so a policy that takes the slot next never shows
+ * them. 0 or -errno. */
+int hoststats_release(struct daemon *d, uint32_t slot);
+
 /* The event loop's timer: refresh the rate snapshots now and then (bounded
  * work: skipped while the table is larger than a refresh may cost). */
 void hoststats_tick(struct daemon *d);

@@ -123,3 +123,15 @@ assert_eq "evicted = inserted - present" 10 $((present + evicted))
 assert_eq "the last host stays" "198.18.2.20 2" \
 	"$(top 198.18.2.20 1 | jq -r '.hosts[0] | "\(.address) \(.packets)"')"
 assert_eq "evicted hosts are not listed" "$present" "$(top h 100 | jq '.hosts | length')"
+
+# remove releases a policy's hosts: the policy applied next, in the same
+# slot, lists none of them, and counts only its own traffic.
+slot=$("$POLICYCTL" --json show h | jq .compiled.slot)
+"$POLICYCTL" remove h >/dev/null
+sed 's/^policy: h$/policy: h2/' "$SB_DIR/h.yaml" >"$SB_DIR/h2.yaml"
+"$POLICYCTL" apply "$SB_DIR/h2.yaml" >/dev/null
+assert_eq "the slot is reused" "$slot" "$("$POLICYCTL" --json show h2 | jq .compiled.slot)"
+assert_eq "no host of the removed policy" 0 "$(top h2 100 | jq '.hosts | length')"
+send_udp 198.18.2.20 7000 4
+assert_eq "only the new policy's traffic" "198.18.2.20 4 h2" \
+	"$(top h2 100 | jq -r '.hosts[] | "\(.address) \(.packets) \(.policy)"')"
