@@ -301,24 +301,13 @@ static int read_policy_name(struct policy_reader *r, void *obj, const struct pol
 
 static int read_mode(struct policy_reader *r, void *obj, const struct policy_pos *key)
 {
-	struct policy_pos pos = policy_reader_pos(r);
-	char q[POLICY_VALUE_QUOTE_BUF];
-	const char *s;
+	bool monitor;
 	int err;
 
-	err = policy_reader_want_scalar(r, "mode", "enforce or monitor", &s);
-	if (err)
-		return err;
-	if (!strcmp(s, "enforce")) {
-		r->p->mode = POLICY_MODE_ENFORCE;
-		return 0;
-	}
-	if (!strcmp(s, "monitor")) {
-		r->p->mode = POLICY_MODE_MONITOR;
-		return 0;
-	}
-	return policy_reader_fail(r, &pos, "invalid mode '%s' (expected enforce or monitor)",
-				  policy_value_quote(s, q, sizeof(q)));
+	err = policy_reader_choice(r, "mode", "enforce", "monitor", &monitor);
+	if (!err)
+		r->p->mode = monitor ? POLICY_MODE_MONITOR : POLICY_MODE_ENFORCE;
+	return err;
 }
 
 static int read_default(struct policy_reader *r, void *obj, const struct policy_pos *key)

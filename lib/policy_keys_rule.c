@@ -553,20 +553,13 @@ static int read_action(struct policy_reader *r, void *obj, const struct policy_p
 static int read_log(struct policy_reader *r, void *obj, const struct policy_pos *key)
 {
 	struct rule_state *rs = obj;
-	struct policy_pos pos = policy_reader_pos(r);
-	char q[POLICY_VALUE_QUOTE_BUF];
-	const char *s;
+	bool off;
 	int err;
 
-	err = policy_reader_want_scalar(r, "log", "true or false", &s);
-	if (err)
-		return err;
-	if (!strcmp(s, "true") || !strcmp(s, "false")) {
-		rs->rule->log = !strcmp(s, "true");
-		return 0;
-	}
-	return policy_reader_fail(r, &pos, "invalid log '%s' (expected true or false)",
-				  policy_value_quote(s, q, sizeof(q)));
+	err = policy_reader_choice(r, "log", "true", "false", &off);
+	if (!err)
+		rs->rule->log = !off;
+	return err;
 }
 
 /* The limit itself is read in policy_keys_state.c, with quota and block. */

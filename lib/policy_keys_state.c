@@ -65,20 +65,8 @@ static int read_limit_burst(struct policy_reader *r, void *obj, const struct pol
 static int read_limit_per(struct policy_reader *r, void *obj, const struct policy_pos *key)
 {
 	struct limit_state *ls = obj;
-	struct policy_pos pos = policy_reader_pos(r);
-	char q[POLICY_VALUE_QUOTE_BUF];
-	const char *s;
-	int err;
 
-	err = policy_reader_want_scalar(r, "per", "rule or host", &s);
-	if (err)
-		return err;
-	if (!strcmp(s, "rule") || !strcmp(s, "host")) {
-		ls->per_host = !strcmp(s, "host");
-		return 0;
-	}
-	return policy_reader_fail(r, &pos, "invalid per '%s' (expected rule or host)",
-				  policy_value_quote(s, q, sizeof(q)));
+	return policy_reader_choice(r, "per", "rule", "host", &ls->per_host);
 }
 
 static int read_mask_value(struct policy_reader *r, bool v6, uint8_t *out)
@@ -215,20 +203,13 @@ static int read_quota_bytes(struct policy_reader *r, void *obj, const struct pol
 static int read_quota_per(struct policy_reader *r, void *obj, const struct policy_pos *key)
 {
 	struct quota_state *qs = obj;
-	struct policy_pos pos = policy_reader_pos(r);
-	char q[POLICY_VALUE_QUOTE_BUF];
-	const char *s;
+	bool per_policy;
 	int err;
 
-	err = policy_reader_want_scalar(r, "per", "host or policy", &s);
-	if (err)
-		return err;
-	if (!strcmp(s, "host") || !strcmp(s, "policy")) {
-		qs->per_host = !strcmp(s, "host");
-		return 0;
-	}
-	return policy_reader_fail(r, &pos, "invalid per '%s' (expected host or policy)",
-				  policy_value_quote(s, q, sizeof(q)));
+	err = policy_reader_choice(r, "per", "host", "policy", &per_policy);
+	if (!err)
+		qs->per_host = !per_policy;
+	return err;
 }
 
 static int read_quota_period(struct policy_reader *r, void *obj, const struct policy_pos *key)

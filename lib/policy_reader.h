@@ -90,6 +90,10 @@ int policy_reader_wrong_type(struct policy_reader *r, const char *what, const ch
 int policy_reader_want_scalar(struct policy_reader *r, const char *key, const char *expected,
 			      const char **out);
 
+/* The current event as one of two words, @a or @b, for @key: *@is_b says which. */
+int policy_reader_choice(struct policy_reader *r, const char *key, const char *a, const char *b,
+			 bool *is_b);
+
 /* A policy_value_*() complaint, positioned at the current event. */
 int policy_reader_value_failed(struct policy_reader *r, const char *why);
 

@@ -203,6 +203,26 @@ int policy_reader_want_scalar(struct policy_reader *r, const char *key, const ch
 	return 0;
 }
 
+int policy_reader_choice(struct policy_reader *r, const char *key, const char *a, const char *b,
+			 bool *is_b)
+{
+	struct policy_pos pos = policy_reader_pos(r);
+	char expected[64], q[POLICY_VALUE_QUOTE_BUF];
+	const char *s;
+	int err;
+
+	snprintf(expected, sizeof(expected), "%s or %s", a, b);
+	err = policy_reader_want_scalar(r, key, expected, &s);
+	if (err)
+		return err;
+	if (!strcmp(s, a) || !strcmp(s, b)) {
+		*is_b = !strcmp(s, b);
+		return 0;
+	}
+	return policy_reader_fail(r, &pos, "invalid %s '%s' (expected %s)", key,
+				  policy_value_quote(s, q, sizeof(q)), expected);
+}
+
 int policy_reader_value_failed(struct policy_reader *r, const char *why)
 {
 	struct policy_pos pos = policy_reader_pos(r);
