@@ -463,14 +463,42 @@ static int top_fn(struct host_read *rd, struct host_row *row, const void *key, v
 	return host_top_push(&a->top, row);
 }
 
+/* One walk of the table for @rd and, if @fill is not NULL, the table's fill. */
+static int host_read_filled(struct daemon *d, struct host_read *rd, struct hoststats_fill *fill)
+{
+	struct pd_misc_stats ms = {};
+	size_t p4 = 0, p6 = 0;
+	int err;
+
+	/* Inserted first: a host inserted during the read can then only make
+	 * the evictions look smaller, never invent one. */
+	if (fill) {
+		err = maps_read_misc_stats(d, &ms);
+		if (err)
+			return err;
+	}
+	err = host_read_all(d, rd, &p4, &p6);
+	if (err || !fill)
+		return err;
+	*fill = (struct hoststats_fill){
+		.present4 = p4,
+		.present6 = p6,
+		.capacity4 = bpf_map__max_entries(d->skel->maps.pd_dcache4),
+		.capacity6 = bpf_map__max_entries(d->skel->maps.pd_dcache6),
+		.evicted4 = ms.hosts_inserted4 > p4 ? ms.hosts_inserted4 - p4 : 0,
+		.evicted6 = ms.hosts_inserted6 > p6 ? ms.hosts_inserted6 - p6 : 0,
+	};
+	return 0;
+}
+
 int hoststats_top_of(struct daemon *d, const struct prefix *within, uint32_t slot, size_t n,
-		     struct host_row **rows, size_t *nrows)
+		     struct host_row **rows, size_t *nrows, struct hoststats_fill *fill)
 {
 	struct top_arg a = { .within = within, .slot = slot, .top = { .cap = n } };
 	struct host_read rd = { .fn = top_fn, .arg = &a };
 	int err;
 
-	err = host_read_all(d, &rd, NULL, NULL);
+	err = host_read_filled(d, &rd, fill);
 	if (err) {
 		free(a.top.v);
 		return err;
@@ -481,51 +509,11 @@ int hoststats_top_of(struct daemon *d, const struct prefix *within, uint32_t slo
 	return 0;
 }
 
-int hoststats_top(struct daemon *d, const struct prefix *within, size_t n, struct host_row **rows,
-		  size_t *nrows)
-{
-	return hoststats_top_of(d, within, PD_SLOT_NONE, n, rows, nrows);
-}
-
-static uint64_t inserted(struct daemon *d, bool v6)
-{
-	struct pd_misc_stats *v = calloc(d->ncpus, sizeof(*v));
-	uint64_t sum = 0;
-	__u32 zero = 0;
-
-	if (!v)
-		return 0;
-	if (bpf_map__lookup_elem(d->skel->maps.pd_misc_stats, &zero, sizeof(zero), v,
-				 sizeof(*v) * d->ncpus, 0) == 0)
-		for (int cpu = 0; cpu < d->ncpus; cpu++)
-			sum += v6 ? v[cpu].hosts_inserted6 : v[cpu].hosts_inserted4;
-	free(v);
-	return sum;
-}
-
 int hoststats_fill(struct daemon *d, struct hoststats_fill *out)
 {
 	struct host_read rd = {};
-	size_t p4 = 0, p6 = 0;
-	uint64_t i4, i6;
-	int err;
 
-	/* Inserted first: a host inserted during the read can then only make
-	 * the evictions look smaller, never invent one. */
-	i4 = inserted(d, false);
-	i6 = inserted(d, true);
-	err = host_read_all(d, &rd, &p4, &p6);
-	if (err)
-		return err;
-	*out = (struct hoststats_fill){
-		.present4 = p4,
-		.present6 = p6,
-		.capacity4 = bpf_map__max_entries(d->skel->maps.pd_dcache4),
-		.capacity6 = bpf_map__max_entries(d->skel->maps.pd_dcache6),
-		.evicted4 = i4 > p4 ? i4 - p4 : 0,
-		.evicted6 = i6 > p6 ? i6 - p6 : 0,
-	};
-	return 0;
+	return host_read_filled(d, &rd, out);
 }
 
 /* --- reset ---------------------------------------------------------------------- */

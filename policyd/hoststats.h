@@ -25,20 +25,18 @@ struct host_row {
 	double pps, bps; /* current rates (bps: bits per second); < 0: not known yet */
 };
 
-/* The @n busiest hosts (by packets) inside @within (NULL: all), busiest first.
- * *rows is malloc'd (caller frees). 0 or -errno. */
-int hoststats_top(struct daemon *d, const struct prefix *within, size_t n, struct host_row **rows,
-		  size_t *nrows);
-/* As hoststats_top, only hosts of the policy in @slot (PD_SLOT_NONE: any
- * applied policy). */
-int hoststats_top_of(struct daemon *d, const struct prefix *within, uint32_t slot, size_t n,
-		     struct host_row **rows, size_t *nrows);
-
 /* Entries present and capacity, per family, and evictions (inserted - present). */
 struct hoststats_fill {
 	uint64_t present4, present6, capacity4, capacity6, evicted4, evicted6;
 };
 int hoststats_fill(struct daemon *d, struct hoststats_fill *out);
+
+/* The @n busiest hosts (by packets) inside @within (NULL: all) of the policy
+ * in @slot (PD_SLOT_NONE: any applied policy), busiest first; *rows is
+ * malloc'd (caller frees). With @fill, the table's fill from the same read.
+ * 0 or -errno. */
+int hoststats_top_of(struct daemon *d, const struct prefix *within, uint32_t slot, size_t n,
+		     struct host_row **rows, size_t *nrows, struct hoststats_fill *fill);
 
 /* Zero the counters of the hosts inside @within (NULL: all) governed by the
  * policy in @slot (PD_SLOT_NONE: any applied policy); their cached policy

@@ -182,15 +182,18 @@ static const char *const host_families[HOST_FAMILIES][2] = {
 };
 
 /* Per-host series for the busiest hosts only: a series per host of a /16
- * would swamp any Prometheus server. Hosts move in and out of the top. */
-static void render_hosts(struct daemon *d, struct promtext *t)
+ * would swamp any Prometheus server. Hosts move in and out of the top. The
+ * same read of the table gives its fill for render_maps: false if it failed. */
+static bool render_hosts(struct daemon *d, struct promtext *t, struct hoststats_fill *fill)
 {
 	struct host_row *rows = NULL;
 	size_t n = 0;
-	int err = 0;
+	int err;
 
 	if (d->opts.metrics_top)
-		err = hoststats_top_of(d, NULL, PD_SLOT_NONE, d->opts.metrics_top, &rows, &n);
+		err = hoststats_top_of(d, NULL, PD_SLOT_NONE, d->opts.metrics_top, &rows, &n, fill);
+	else
+		err = hoststats_fill(d, fill);
 	if (err) {
 		pr_warn("metrics: cannot read the per-host table: %s", strerror(-err));
 		n = 0;
@@ -225,16 +228,16 @@ static void render_hosts(struct daemon *d, struct promtext *t)
 		}
 	}
 	free(rows);
+	return !err;
 }
 
-static void render_maps(struct daemon *d, struct promtext *t)
+/* @fill: the per-host table's, or NULL when it could not be read. */
+static void render_maps(struct daemon *d, struct promtext *t, const struct hoststats_fill *fill)
 {
 	json_t *maps = maps_status(d), *m;
-	struct hoststats_fill fill = {};
-	bool have_fill = hoststats_fill(d, &fill) == 0;
 	const char *names[] = { PD_MAP_DCACHE4, PD_MAP_DCACHE6 };
-	uint64_t present[] = { fill.present4, fill.present6 };
-	uint64_t capacity[] = { fill.capacity4, fill.capacity6 };
+	uint64_t present[] = { fill ? fill->present4 : 0, fill ? fill->present6 : 0 };
+	uint64_t capacity[] = { fill ? fill->capacity4 : 0, fill ? fill->capacity6 : 0 };
 	size_t i;
 
 	for (int k = 0; k < 2; k++) {
@@ -248,28 +251,20 @@ static void render_maps(struct daemon *d, struct promtext *t)
 			promtext_sample(t, k ? "policyd_map_max_entries" : "policyd_map_entries",
 					json_integer_value(json_object_get(m, key)), "map",
 					json_string_value(json_object_get(m, "name")), NULL);
-		/* The per-host table, unless 'status' already lists it. */
-		for (int f = 0; have_fill && f < 2; f++) {
-			bool listed = false;
-
-			json_array_foreach(maps, i, m)
-				listed |=
-					!strcmp(json_string_value(json_object_get(m, "name")) ?: "",
-						names[f]);
-			if (!listed)
-				promtext_sample(
-					t, k ? "policyd_map_max_entries" : "policyd_map_entries",
+		/* The per-host table: 'status' lists it apart (per family, with
+		 * evictions), from the same walk as the top hosts here. */
+		for (int f = 0; fill && f < 2; f++)
+			promtext_sample(t, k ? "policyd_map_max_entries" : "policyd_map_entries",
 					k ? capacity[f] : present[f], "map", names[f], NULL);
-		}
 	}
 	json_decref(maps);
 	promtext_family(
 		t, "policyd_host_table_evictions_total", "counter",
 		"Hosts the per-host table (pd_dcache4/6, LRU) dropped to make room, by address family.");
-	if (have_fill) {
-		promtext_sample(t, "policyd_host_table_evictions_total", fill.evicted4, "family",
+	if (fill) {
+		promtext_sample(t, "policyd_host_table_evictions_total", fill->evicted4, "family",
 				"ipv4", NULL);
-		promtext_sample(t, "policyd_host_table_evictions_total", fill.evicted6, "family",
+		promtext_sample(t, "policyd_host_table_evictions_total", fill->evicted6, "family",
 				"ipv6", NULL);
 	}
 }
@@ -351,8 +346,10 @@ static void render_daemon(struct daemon *d, struct promtext *t)
 static char *metrics_render(struct daemon *d, size_t *len, int *err)
 {
 	struct rule_sample *rules = NULL;
+	struct hoststats_fill fill;
 	struct promtext t;
 	size_t nrules = 0;
+	bool have_fill;
 	char *text;
 
 	*err = read_rules(d, &rules, &nrules);
@@ -362,8 +359,8 @@ static char *metrics_render(struct daemon *d, size_t *len, int *err)
 	render_daemon(d, &t);
 	render_rules(&t, rules, nrules);
 	render_blocked(d, &t);
-	render_hosts(d, &t);
-	render_maps(d, &t);
+	have_fill = render_hosts(d, &t, &fill);
+	render_maps(d, &t, have_fill ? &fill : NULL);
 	render_events(d, &t);
 	render_realms(d, &t);
 	free(rules);

@@ -278,7 +278,7 @@ static int hosts_json(struct daemon *d, const struct prefix *pfx, const char *ta
 	int err;
 
 	err = hoststats_top_of(d, pfx, ap ? ap->slot : PD_SLOT_NONE, top ? top : HOSTS_TOP_DEFAULT,
-			       &rows, &nrows);
+			       &rows, &nrows, NULL);
 	if (err) {
 		json_decref(hosts);
 		return err;

@@ -174,7 +174,7 @@ START_TEST(test_table_top)
 	send_n("2001:db8:1::9", IPPROTO_UDP, 53, 2);
 	send_n("198.19.0.1", IPPROTO_UDP, 53, 9); /* no policy: cached, not counted */
 
-	ck_assert_int_eq(hoststats_top(&d, NULL, 3, &rows, &n), 0);
+	ck_assert_int_eq(hoststats_top_of(&d, NULL, PD_SLOT_NONE, 3, &rows, &n, NULL), 0);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_str_eq(row_addr(&rows[0], buf, sizeof(buf)), "198.18.0.1");
 	ck_assert_uint_eq(rows[0].packets, 5);
@@ -189,18 +189,18 @@ START_TEST(test_table_top)
 	free(rows);
 
 	ck_assert_int_eq(prefix_parse("2001:db8::/32", false, &within), 0);
-	ck_assert_int_eq(hoststats_top(&d, &within, 10, &rows, &n), 0);
+	ck_assert_int_eq(hoststats_top_of(&d, &within, PD_SLOT_NONE, 10, &rows, &n, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(row_addr(&rows[0], buf, sizeof(buf)), "2001:db8:1::9");
 	ck_assert_uint_eq(rows[0].bytes, 2 * LEN);
 	free(rows);
 
 	/* Another policy's slot, or a slot no applied policy has: nothing. */
-	ck_assert_int_eq(hoststats_top_of(&d, NULL, 4, 10, &rows, &n), 0);
+	ck_assert_int_eq(hoststats_top_of(&d, NULL, 4, 10, &rows, &n, NULL), 0);
 	ck_assert_uint_eq(n, 0);
 	free(rows);
 	d.slot_used[3] = 0;
-	ck_assert_int_eq(hoststats_top(&d, NULL, 10, &rows, &n), 0);
+	ck_assert_int_eq(hoststats_top_of(&d, NULL, PD_SLOT_NONE, 10, &rows, &n, NULL), 0);
 	ck_assert_uint_eq(n, 0);
 	free(rows);
 }
@@ -228,7 +228,7 @@ static uint64_t packets_with_cpu1(const char *cpu1_addr)
 					      sizeof(*vals) * ncpus, BPF_EXIST),
 			 0);
 	free(vals);
-	ck_assert_int_eq(hoststats_top(&d, NULL, 1, &rows, &n), 0);
+	ck_assert_int_eq(hoststats_top_of(&d, NULL, PD_SLOT_NONE, 1, &rows, &n, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	packets = rows[0].packets;
 	free(rows);
@@ -260,7 +260,10 @@ START_TEST(test_table_many)
 		send_n(a, IPPROTO_UDP, 53, i == 7777 ? 3 : 1);
 	}
 	send_n("198.18.0.9", IPPROTO_UDP, 53, 1);
-	ck_assert_int_eq(hoststats_top(&d, NULL, 2, &rows, &n), 0);
+	ck_assert_int_eq(hoststats_top_of(&d, NULL, PD_SLOT_NONE, 2, &rows, &n, &f), 0);
+	/* The fill from the same read as the rows. */
+	ck_assert_uint_eq(f.present4, 10000);
+	ck_assert_uint_eq(f.evicted4, 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(row_addr(&rows[0], buf, sizeof(buf)), "198.18.31.28");
 	ck_assert_str_eq(row_addr(&rows[1], buf, sizeof(buf)), "198.18.0.9");
@@ -285,7 +288,7 @@ START_TEST(test_table_reset)
 	ck_assert_int_eq(prefix_parse("198.18.0.2", false, &one), 0);
 	ck_assert_int_eq(hoststats_reset(&d, &one, PD_SLOT_NONE, &nreset), 0);
 	ck_assert_uint_eq(nreset, 1);
-	ck_assert_int_eq(hoststats_top(&d, NULL, 10, &rows, &n), 0);
+	ck_assert_int_eq(hoststats_top_of(&d, NULL, PD_SLOT_NONE, 10, &rows, &n, NULL), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(row_addr(&rows[0], buf, sizeof(buf)), "198.18.0.1");
 	ck_assert_uint_eq(rows[0].packets, 5);
@@ -295,7 +298,7 @@ START_TEST(test_table_reset)
 	free(rows);
 	/* Counting goes on from zero. */
 	send_n("198.18.0.2", IPPROTO_TCP, DPORT_DROP, 1);
-	ck_assert_int_eq(hoststats_top_of(&d, &one, 3, 10, &rows, &n), 0);
+	ck_assert_int_eq(hoststats_top_of(&d, &one, 3, 10, &rows, &n, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(rows[0].dropped_reason[PD_REASON_RULE], 1);
 	free(rows);
