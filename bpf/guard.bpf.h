@@ -33,18 +33,11 @@
  */
 struct pd_guard_io {
 	struct pd_hosts_key hkey; /* in: the host's key in pd_hosts (slot: the policy's) */
-	__u64 now; /* in: the packet's bpf_ktime_get_ns(), if pd_guard_timed(); else 0 */
+	__u64 now; /* in: the packet's time, by the coarse clock (bpf_ktime_get_coarse_ns) */
 	__u64 until; /* out: the host became blocked by this packet, until then; or 0 */
 	__u32 how; /* in: PD_GUARD_F_* */
 	__u32 pad;
 };
-
-/* The policy's guard needs the packet's monotonic time: for a block's window,
- * or for a per-host quota's pd_host_state.quota_recheck. */
-static __always_inline int pd_guard_timed(const struct pd_policy *pol)
-{
-	return pol->block.kind != PD_BLOCK_NONE || (pol->quota.bytes && pol->quota.per_host);
-}
 
 static __always_inline void pd_hosts_key_of(struct pd_hosts_key *hkey,
 					    const struct pd_dest_key *dkey, __u32 slot)
@@ -57,8 +50,6 @@ static __always_inline void pd_hosts_key_of(struct pd_hosts_key *hkey,
 /*
  * Before the rules, for the policy @pol in @slot: the key of the host's state in
  * @io if the policy has a quota or a block (pd_guard's condition); if it has a
- * block or a per-host quota, also the packet's time (read once: for the blocked
- * test, the block's window, the quota's recheck and any rate limit); if it has a
  * block, also the state itself, or NULL if there is none yet: one pd_hosts
  * lookup serves the blocked test and pd_guard. The pointer is held over the
  * rules: pd_hosts is preallocated, so an entry the daemon deletes (an idle one,
@@ -80,8 +71,6 @@ static __always_inline struct pd_host_state *pd_guard_prepare(const struct pd_po
 	if (!pol->quota.bytes && pol->block.kind == PD_BLOCK_NONE)
 		return NULL;
 	pd_hosts_key_of(&io->hkey, dkey, slot);
-	if (pd_guard_timed(pol))
-		io->now = bpf_ktime_get_ns();
 	if (pol->block.kind == PD_BLOCK_NONE)
 		return NULL;
 	return bpf_map_lookup_elem(&pd_hosts, &io->hkey);
@@ -233,9 +222,10 @@ __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
 			 * period still: no TAI clock, no division. Else the
 			 * period from the clock, and (per host) when to look
 			 * again: the period's end, as far from now on the
-			 * monotonic clock as it is on the TAI one, less the
-			 * time since io->now was read (so never after the end),
-			 * and at most a second away.
+			 * monotonic clock as it is on the TAI one, counted from
+			 * io->now, which is at or before the time of the TAI
+			 * read (so never after the end), and at most a second
+			 * away.
 			 */
 			if (!qst || io->now >= *(volatile __u64 *)&qst->quota_recheck) {
 				tai = bpf_ktime_get_tai_ns();
@@ -284,7 +274,7 @@ __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
 		st = pd_host_state_get(&io->hkey, &full);
 	if (!st)
 		return ret;
-	now = io->now; /* read by pd_guard_prepare: the policy has a block (pd_guard_timed) */
+	now = io->now;
 	/* Racy reset: two CPUs may both restart the window, losing a packet's count. */
 	if (now - *(volatile __u64 *)&st->window_start >= pol->block.window_ns) {
 		*(volatile __u64 *)&st->window_start = now;

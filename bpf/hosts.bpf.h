@@ -220,13 +220,14 @@ static __always_inline struct pd_dcache_val *pd_host6(const struct pd_dest_key *
 	return entry;
 }
 
-/* Count a packet some policy governs into this CPU's value of its host. */
+/* Count a packet some policy governs, sent at @now (the coarse clock), into
+ * this CPU's value of its host. */
 static __always_inline void pd_host_count(struct pd_dcache_val *host, __u64 packets, __u64 bytes,
-					  int drop, int would_drop, __u32 reason)
+					  int drop, int would_drop, __u32 reason, __u64 now)
 {
 	host->packets += packets;
 	host->bytes += bytes;
-	host->last_seen = bpf_ktime_get_coarse_ns();
+	host->last_seen = now;
 	if (drop)
 		host->dropped[reason] += packets;
 	else if (would_drop)

@@ -76,8 +76,9 @@ static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
 
 /*
  * The rate limit of the matching pass rule @rule, for a packet to @dkey's
- * address sent at @now_ns (bpf_ktime_get_ns(), read once per packet by the
- * caller): PD_LIMIT_CONFORM, PD_LIMIT_OVER or PD_LIMIT_TABLE_FULL. With
+ * address sent at @now_ns (monotonic ns, by the clock PD_COARSE_TICKS chooses
+ * for the bucket's depth): PD_LIMIT_CONFORM, PD_LIMIT_OVER or
+ * PD_LIMIT_TABLE_FULL. With
  * @explain, nothing is charged or created: the answer is what the bucket says
  * now, and a host without a bucket gets PD_LIMIT_NEW_HOST (it would start full).
  *

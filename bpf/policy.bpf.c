@@ -134,6 +134,9 @@ struct pd_decision {
 	 * block); out: g.until, the host became blocked by this packet, until then;
 	 * or 0 */
 	struct pd_guard_io g;
+	/* in: a limit whose burst is at least this deep (time units) reads
+	 * g.now, the coarse clock; a shallower one the ns clock (PD_COARSE_TICKS) */
+	__u64 coarse_depth;
 	__u32 idx; /* in: the policy's index in pd_policies */
 	__u32 counter; /* pd_rule_stats index of the deciding rule, or the default's */
 	__u32 reason; /* enum pd_reason */
@@ -209,13 +212,8 @@ __noinline int pd_decide(struct __sk_buff *skb, const struct pd_policy *pol,
 			rule_idx = i;
 			log = rule->flags & PD_RULE_LOG;
 			if (!drop && rule->limit.kind != PD_LIMIT_NONE) {
-				/* One clock read per packet: pd_guard_prepare read it for a
-				 * block or a per-host quota; other policies pay it here,
-				 * only for a limit. */
-				if (pd_guard_timed(pol))
-					now = d->g.now;
-				else
-					now = bpf_ktime_get_ns();
+				now = rule->limit.burst >= d->coarse_depth ? d->g.now :
+									     bpf_ktime_get_ns();
 				limit = pd_limit(skb, rule, dkey, explain, now);
 			}
 			break;
@@ -381,6 +379,11 @@ int policyd_out(struct __sk_buff *skb)
 
 	d.idx = idx;
 	d.explain = explain;
+	/* The packet's time: the coarse clock's, for the block, the quota's
+	 * recheck, last seen and deep buckets (see PD_COARSE_TICKS). */
+	d.g.now = bpf_ktime_get_coarse_ns();
+	d.coarse_depth =
+		cfg->coarse_ns ? ((__u64)cfg->coarse_ns * PD_COARSE_TICKS) << PD_TIME_SHIFT : ~0ull;
 	hstate = pd_guard_prepare(pol, &key, slot, &d.g);
 	pd_decide(skb, pol, &key, hstate, &d);
 	drop = d.drop;
@@ -418,7 +421,7 @@ int policyd_out(struct __sk_buff *skb)
 	if (rst)
 		pd_count(rst, packets, bytes, drop, would_drop, reason, d.table_full);
 	if (host)
-		pd_host_count(host, packets, bytes, drop, would_drop, reason);
+		pd_host_count(host, packets, bytes, drop, would_drop, reason, d.g.now);
 	if (cfg->flags & PD_CONFIG_REALMS)
 		pd_count_realm(skb, packets, bytes, drop);
 	/* Sampling: one packet in sample_every, drawn here, so the others of a

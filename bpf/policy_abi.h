@@ -76,7 +76,12 @@ struct pd_config {
 	/* Drop events, and log events, each at most this many per second, per
 	 * policy and CPU; more are counted in pd_misc_stats.events_capped. */
 	__u32 event_cap;
-	__u32 pad;
+	/*
+	 * The resolution of the kernel's coarse clock (bpf_ktime_get_coarse_ns,
+	 * CLOCK_MONOTONIC_COARSE: one tick), written by the daemon at start; 0:
+	 * limits never use that clock. See PD_COARSE_TICKS.
+	 */
+	__u32 coarse_ns;
 	/*
 	 * Explain (policyctl explain): a BPF_PROG_TEST_RUN whose ctx_in has
 	 * cb[0] = the low and cb[1] = the high half of this random, nonzero
@@ -181,6 +186,19 @@ struct pd_port_range {
  */
 #define PD_TIME_SHIFT 4
 #define PD_INTERVAL_SHIFT 8
+
+/*
+ * The time of a bucket whose depth (burst) spans at least PD_COARSE_TICKS
+ * ticks of the coarse clock (pd_config.coarse_ns) is that clock's, which costs
+ * a few ns to read where bpf_ktime_get_ns costs 20 or more (kvm-clock in a
+ * VM); shallower buckets read the nanosecond clock. The coarse clock is the
+ * monotonic one as of the last tick, up to one tick behind it: such a bucket
+ * sees its refill up to a tick late. So it never passes more than the exact
+ * bucket would, and at most a tick's worth of tokens less (1/PD_COARSE_TICKS of
+ * the burst, at most) while it refills; under a steady overload it passes
+ * exactly the rate (a tick is less than the depth: no refill is lost).
+ */
+#define PD_COARSE_TICKS 16
 
 enum pd_limit_kind {
 	PD_LIMIT_NONE = 0,
@@ -301,6 +319,8 @@ struct pd_hosts_key {
 	__u8 addr[16]; /* destination address, not masked */
 };
 
+/* The times in it are the packets' coarse clock (bpf_ktime_get_coarse_ns):
+ * monotonic ns as of the last tick. */
 struct pd_host_state {
 	__u64 quota_period; /* the period quota_used counts in */
 	__u64 quota_used; /* bytes passed in it */

@@ -173,15 +173,21 @@ out:
 
 /*
  * This start's pd_config fields besides the epoch and flags (which a reused
- * pd_config keeps): the event cap, and a fresh explain key, random and nonzero,
- * so only this daemon's explain runs (which read it from the map) use it.
+ * pd_config keeps): the event cap, the coarse clock's tick (PD_COARSE_TICKS; a
+ * tick of a second or more, or none known, and every limit reads the ns clock),
+ * and a fresh explain key, random and nonzero, so only this daemon's explain
+ * runs (which read it from the map) use it.
  */
 static int config_init(struct policy_bpf *skel, struct pd_config *cfg)
 {
+	struct timespec res;
 	__u32 zero = 0;
 	ssize_t n;
 
 	cfg->event_cap = PD_DEFAULT_EVENT_CAP;
+	cfg->coarse_ns = 0;
+	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res) && !res.tv_sec)
+		cfg->coarse_ns = (__u32)res.tv_nsec;
 	do {
 		n = getrandom(&cfg->explain_key, sizeof(cfg->explain_key), 0);
 		if (n < 0 && errno != EINTR) {

@@ -45,12 +45,17 @@ static struct pd_limit limit_of(__u8 kind, __u64 count, __u64 unit_s, __u64 burs
 	return l;
 }
 
-static __u64 mono_units(void)
+static __u64 clock_units(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return ((__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec) << PD_TIME_SHIFT;
+}
+
+static __u64 mono_units(void)
+{
+	return clock_units(CLOCK_MONOTONIC);
 }
 
 /*
@@ -266,6 +271,65 @@ START_TEST(test_refill_capped)
 	ck_assert_int_eq(run_n(&p, 10), 5);
 	usleep(100000);
 	ck_assert_int_eq(run_n(&p, 10), 5);
+}
+END_TEST
+
+/*
+ * Which clock a bucket reads (PD_COARSE_TICKS): one packet into an empty
+ * bucket leaves tat at the packet's time plus one interval. The coarse clock
+ * read after the run is at or past the coarse time of the packet, and before
+ * the nanosecond time of the packet unless a tick fell in between (a few
+ * microseconds of a 1-10 ms tick: three packets make a miss unlikely); the
+ * nanosecond clock read before the run is at or before the packet's.
+ */
+static __u64 first_packet_time(const struct pd_limit *l, __u64 *before, __u64 *after, clockid_t id)
+{
+	struct pd_policy pol;
+	struct pkt p;
+	__u64 tat;
+
+	policy_limited(&pol, l);
+	install(&pol);
+	rule_bucket_set(COUNTER_LIMITED, 0);
+	limited4(&p, HOST4_A, 100);
+	*before = clock_units(id);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	*after = clock_units(id);
+	tat = rule_bucket_get(COUNTER_LIMITED);
+	return tat - (l->interval >> PD_INTERVAL_SHIFT);
+}
+
+START_TEST(test_clock_by_depth)
+{
+	struct pd_limit deep = limit_of(PD_LIMIT_PACKETS, 100, 1, 50); /* 500 ms */
+	struct pd_limit shallow = limit_of(PD_LIMIT_PACKETS, 100, 1, 5); /* 50 ms */
+	struct pd_config cfg = get_config();
+	struct timespec res;
+	__u64 t, before, after, depth;
+	int i, fine = 0;
+
+	ck_assert_int_eq(clock_getres(CLOCK_MONOTONIC_COARSE, &res), 0);
+	ck_assert_int_eq(res.tv_sec, 0);
+	depth = ((__u64)res.tv_nsec * PD_COARSE_TICKS) << PD_TIME_SHIFT;
+	ck_assert_msg(deep.burst >= depth && shallow.burst < depth,
+		      "a tick of %ld ns: the test's depths do not fall on each side", res.tv_nsec);
+
+	/* No tick known (pd_config as it starts): the nanosecond clock, deep or not. */
+	t = first_packet_time(&deep, &before, &after, CLOCK_MONOTONIC);
+	ck_assert_uint_ge(t, before);
+	ck_assert_uint_le(t, after);
+
+	cfg.coarse_ns = (__u32)res.tv_nsec;
+	put_config(&cfg);
+	for (i = 0; i < 3; i++) {
+		t = first_packet_time(&deep, &before, &after, CLOCK_MONOTONIC_COARSE);
+		ck_assert_uint_ge(t, before);
+		fine += t > after;
+	}
+	ck_assert_msg(fine == 0, "a deep bucket read the nanosecond clock");
+	t = first_packet_time(&shallow, &before, &after, CLOCK_MONOTONIC);
+	ck_assert_uint_ge(t, before);
+	ck_assert_uint_le(t, after);
 }
 END_TEST
 
@@ -605,6 +669,7 @@ static Suite *limit_suite(void)
 	tcase_add_test(tc, test_packet_gso);
 	tcase_add_test(tc, test_refill_exact);
 	tcase_add_test(tc, test_refill_capped);
+	tcase_add_test(tc, test_clock_by_depth);
 	tcase_add_test(tc, test_per_minute);
 	tcase_add_test(tc, test_bytes);
 	tcase_add_test(tc, test_per_host);
