@@ -40,24 +40,32 @@ cat >"$section" <<EOF
 $table
 
 The floor is an empty LWT_OUT program; hist is the kernel document's example
-(per-CPU hash of log2(len), bench/hist.bpf.c). The policy program runs an 8-rule
-IPv4 policy whose 7th rule matches, with 1, 1,000 or 100,000 random distinct
-destination prefixes (mostly /24s, the rest /8 to /32) in pd_dest, the packet's
-destination inside one of them. Its rules test proto and dport only (the 192-byte
-struct pd_rule also holds sport, length, tcp-flags and icmp-type; a rule testing
-any of those, or src, goes on to a separate function, which these do not reach).
-The last row gives that 7th rule a per-host packet limit (1e9 packets/s, burst
-1,000: every packet conforms, which is checked after the runs), so each packet also
-pays the limit's whole path: the call, the clock (bpf_ktime_get_ns), the
-pd_host_buckets hash lookup, the GCRA test and the compare-and-swap; rules without a
-limit pay one byte test. The row after it adds, on the same policy, a per-host
-quota (2^62 bytes a day: every packet passes, checked after the runs) and a block
-after 500 drops within 10 s: each packet also pays, before the rules, a pd_hosts
-lookup and the blocked check (a call), and after them a second call with the
-quota's test of its period (the TAI clock only once a second per host, or at
-the period's end) and atomic add; the one clock read of the packet
-(bpf_ktime_get_ns) serves the block, the quota and the limit. Policies with
-neither pay a few tests.
+(per-CPU hash of log2(len), bench/hist.bpf.c). The three primitives
+(bench/prims.bpf.c) do one thing each and store its result: a bpf_ktime_get_ns
+read, a bpf_ktime_get_coarse_ns read, a lookup found in a hash map with a 24-byte
+key (the size of pd_host_buckets' and pd_hosts' keys). The policy program runs an
+8-rule IPv4 policy whose 7th rule matches, with 1, 1,000 or 100,000 random
+distinct destination prefixes (mostly /24s, the rest /8 to /32) in pd_dest, the
+packet's destination inside one of them. Its rules test proto and dport only (the
+192-byte struct pd_rule also holds sport, length, tcp-flags and icmp-type; a rule
+testing any of those, or src, goes on to a separate function, which these do not
+reach). The "per-host packet limit" rows give that 7th rule a per-host packet
+limit of 1e9 packets/s (every packet conforms, which is checked after the runs),
+so each packet also pays the limit's whole path: the call, the clock, the
+pd_host_buckets hash lookup, the GCRA test and the compare-and-swap; rules
+without a limit pay one byte test. Its burst is either 1,000 packets, a bucket
+1 us deep, which reads the ns clock (bpf_ktime_get_ns), or 1e9 packets, 1 s
+deep, which reads the coarse clock the packet has read already: a bucket at
+least 16 ticks deep (PD_COARSE_TICKS; 64 ms with HZ=250) sees its refill up to a
+tick late, never more than exact, and spares the ns clock, which costs ~20 ns in
+this VM (kvm-clock). The check before the runs makes sure each bucket took the
+clock claimed. The "+ per-host quota + blocking" rows add, on the same policy, a
+per-host quota (2^62 bytes a day: every packet passes, checked after the runs)
+and a block after 500 drops within 10 s: each packet also pays, before the
+rules, a pd_hosts lookup and the blocked check (a call), and after them a
+second call with the quota's test of its period (the TAI clock only once a
+second per host, or at the period's end) and atomic add; blocks and quotas run
+on the coarse clock. Policies with neither pay a few tests.
 Each policy program is checked to take that path
 (and to have cached the destination, where the cache is on) before it is timed;
 every program must return BPF_OK.
