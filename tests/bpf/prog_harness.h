@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -66,6 +67,28 @@ static inline void pin_test_cpu(void)
 		      strerror(errno));
 }
 
+static inline struct pd_config get_config(void);
+static inline void put_config(const struct pd_config *cfg);
+
+/* The tick of the coarse clock (CLOCK_MONOTONIC_COARSE), as policyd reads it. */
+static inline __u32 coarse_tick_ns(void)
+{
+	struct timespec res;
+
+	ck_assert_int_eq(clock_getres(CLOCK_MONOTONIC_COARSE, &res), 0);
+	ck_assert_int_eq(res.tv_sec, 0);
+	return (__u32)res.tv_nsec;
+}
+
+/* pd_config.coarse_ns: the tick, or 0 for none known (every limit on the ns clock). */
+static inline void set_coarse_ns(__u32 ns)
+{
+	struct pd_config cfg = get_config();
+
+	cfg.coarse_ns = ns;
+	put_config(&cfg);
+}
+
 /*
  * Load the skeleton with room for @buckets per-host buckets and @hosts per-host
  * states in pd_hosts (0: as the object says).
@@ -87,6 +110,9 @@ static inline void setup_tables(__u32 buckets, __u32 hosts)
 	ck_assert_msg(!err, "skeleton load failed: %s", strerror(-err));
 	ncpus = libbpf_num_possible_cpus();
 	ck_assert_int_gt(ncpus, 0);
+	/* The coarse clock's tick, as the daemon writes it at start: tests run the
+	 * program as it runs on this machine. */
+	set_coarse_ns(coarse_tick_ns());
 	/* For the record (PD_VERBOSE=1): the verifier's work on the whole program. */
 	if (getenv("PD_VERBOSE") &&
 	    !bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.policyd_out), &info, &info_len))
