@@ -78,9 +78,9 @@ static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
  * The rate limit of the matching pass rule @rule, for a packet to @dkey's
  * address sent at @now_ns (monotonic ns, by the clock PD_COARSE_TICKS chooses
  * for the bucket's depth): PD_LIMIT_CONFORM, PD_LIMIT_OVER or
- * PD_LIMIT_TABLE_FULL. With
- * @explain, nothing is charged or created: the answer is what the bucket says
- * now, and a host without a bucket gets PD_LIMIT_NEW_HOST (it would start full).
+ * PD_LIMIT_TABLE_FULL. With @explain, nothing is charged or created: the answer
+ * is what the bucket says now, and a host without a bucket gets
+ * PD_LIMIT_NEW_HOST (it would start full).
  *
  * A global function, as pd_rule_matches_more and for the same reasons: the
  * verifier checks it once, and the rules without a limit (the loop tests
