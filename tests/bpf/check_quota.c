@@ -41,10 +41,7 @@ static __u64 clock_ns(clockid_t id)
 /* Sleep @n ticks of the coarse clock, the program's for blocks and quotas. */
 static void sleep_ticks(unsigned int n)
 {
-	struct timespec res;
-
-	ck_assert_int_eq(clock_getres(CLOCK_MONOTONIC_COARSE, &res), 0);
-	usleep((useconds_t)(n * ((__u64)res.tv_sec * SEC_NS + (__u64)res.tv_nsec) / 1000));
+	usleep(n * coarse_tick_ns() / 1000);
 }
 
 /* Slot 0 for NET4 and NET6, default pass: UDP to DPORT_PASS passes, TCP to DPORT_DROP drops. */
