@@ -21,21 +21,7 @@
 #define HOST6 "2001:db8:1::80"
 #define SRC6 "2001:db8::1" /* pkt_ipv6's source */
 
-#define COUNTER_PASS 1
-#define COUNTER_DROP 2
-#define COUNTER_DEFAULT 100
-#define DPORT_PASS 53
-#define DPORT_DROP 22
 #define LEN 200
-#define SEC_NS 1000000000ull
-
-static __u64 clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (__u64)ts.tv_sec * SEC_NS + (__u64)ts.tv_nsec;
-}
 
 /*
  * The caps count in whole seconds of the coarse clock: start a burst early in
@@ -47,20 +33,6 @@ static void start_of_second(void)
 
 	if (into > SEC_NS / 2)
 		usleep((useconds_t)((SEC_NS - into) / 1000 + 20000));
-}
-
-/* Slot 0: UDP to DPORT_PASS passes (rule 0), TCP to DPORT_DROP drops (rule 1), default @dflt. */
-static void policy_base(struct pd_policy *pol, __u8 dflt)
-{
-	struct pd_rule *r;
-
-	policy_init(pol, dflt, COUNTER_DEFAULT);
-	r = rule_add(pol, PD_PASS, COUNTER_PASS);
-	rule_proto(r, IPPROTO_UDP);
-	rule_dport(r, DPORT_PASS, DPORT_PASS);
-	r = rule_add(pol, PD_DROP, COUNTER_DROP);
-	rule_proto(r, IPPROTO_TCP);
-	rule_dport(r, DPORT_DROP, DPORT_DROP);
 }
 
 static void install(const struct pd_policy *pol, __u32 cap)

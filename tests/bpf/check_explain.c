@@ -21,14 +21,8 @@
 #define HOST_NONE "198.20.1.1"
 #define HOST6 "2001:db8:1::80"
 
-#define COUNTER_PASS 1
-#define COUNTER_DROP 2
-#define COUNTER_DEFAULT 100
 #define COUNTER_MON 200
-#define DPORT_PASS 53
-#define DPORT_DROP 22
 #define LEN 200
-#define SEC_NS 1000000000ull
 #define KEY 0x5eed1234abcd9876ull
 
 struct answer {

@@ -12,15 +12,10 @@
 #include <unistd.h>
 
 #include "tests/bpf/prog_harness.h"
-#include "policyd/daemon.h"
 #include "policyd/hoststats.h"
 
 #define NET4 "198.18.0.0/16"
 #define NET6 "2001:db8:1::/48"
-#define COUNTER_PASS 1
-#define COUNTER_DROP 2
-#define COUNTER_DEFAULT 100
-#define DPORT_DROP 22
 #define LEN 100
 
 /* --- pure parts -------------------------------------------------------------- */

@@ -23,7 +23,6 @@
 
 #define COUNTER_LIMITED 1
 #define COUNTER_PLAIN 2
-#define COUNTER_DEFAULT 100
 #define DPORT_LIMITED 53
 #define DPORT_PLAIN 80
 
@@ -47,10 +46,7 @@ static struct pd_limit limit_of(__u8 kind, __u64 count, __u64 unit_s, __u64 burs
 
 static __u64 clock_units(clockid_t id)
 {
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ((__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec) << PD_TIME_SHIFT;
+	return clock_ns(id) << PD_TIME_SHIFT;
 }
 
 static __u64 mono_units(void)

@@ -20,42 +20,14 @@
 #define HOST_C "198.18.10.1"
 #define HOST6 "2001:db8:1::80"
 
-#define COUNTER_PASS 1 /* UDP to DPORT_PASS: pass */
-#define COUNTER_DROP 2 /* TCP to DPORT_DROP: drop */
-#define COUNTER_DEFAULT 100
-#define DPORT_PASS 53
-#define DPORT_DROP 22
 #define LEN 200 /* IP length of every test packet */
 
-#define SEC_NS 1000000000ull
 #define HOUR_NS (3600 * SEC_NS)
-
-static __u64 clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (__u64)ts.tv_sec * SEC_NS + (__u64)ts.tv_nsec;
-}
 
 /* Sleep @n ticks of the coarse clock, the program's for blocks and quotas. */
 static void sleep_ticks(unsigned int n)
 {
 	usleep(n * coarse_tick_ns() / 1000);
-}
-
-/* Slot 0 for NET4 and NET6, default pass: UDP to DPORT_PASS passes, TCP to DPORT_DROP drops. */
-static void policy_base(struct pd_policy *pol)
-{
-	struct pd_rule *r;
-
-	policy_init(pol, PD_PASS, COUNTER_DEFAULT);
-	r = rule_add(pol, PD_PASS, COUNTER_PASS);
-	rule_proto(r, IPPROTO_UDP);
-	rule_dport(r, DPORT_PASS, DPORT_PASS);
-	r = rule_add(pol, PD_DROP, COUNTER_DROP);
-	rule_proto(r, IPPROTO_TCP);
-	rule_dport(r, DPORT_DROP, DPORT_DROP);
 }
 
 static void install(const struct pd_policy *pol)
@@ -179,7 +151,7 @@ START_TEST(test_quota_policy)
 	struct pd_policy pol;
 	struct pkt p;
 
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	quota_set(&pol, 3 * LEN, 0);
 	install(&pol);
 	pass_pkt(&p, HOST_A);
@@ -227,7 +199,7 @@ START_TEST(test_quota_per_host)
 	struct pd_policy pol;
 	struct pkt p;
 
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	quota_set(&pol, 2 * LEN, 1);
 	install(&pol);
 	pass_pkt(&p, HOST_A);
@@ -259,7 +231,7 @@ START_TEST(test_quota_rollover)
 	struct pkt p;
 	__u64 t0;
 
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	quota_set(&pol, 2 * LEN, 0);
 	install(&pol);
 	pass_pkt(&p, HOST_A);
@@ -321,7 +293,7 @@ START_TEST(test_block_drops)
 	struct pkt p;
 	__u64 t0;
 
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	block_set(&pol, PD_BLOCK_DROPS, 3);
 	install(&pol);
 	pass_pkt(&p, HOST_A);
@@ -363,7 +335,7 @@ START_TEST(test_block_packets)
 	struct pd_policy pol;
 	struct pkt p;
 
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	block_set(&pol, PD_BLOCK_PACKETS, 5);
 	install(&pol);
 	pass_pkt(&p, HOST_A);
@@ -388,7 +360,7 @@ START_TEST(test_block_bytes)
 	struct pd_policy pol;
 	struct pkt p;
 
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	block_set(&pol, PD_BLOCK_BYTES, 1000);
 	install(&pol);
 	pass_pkt(&p, HOST_A);
@@ -409,7 +381,7 @@ START_TEST(test_block_expiry)
 	struct pkt p;
 	__u64 until;
 
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	block_set(&pol, PD_BLOCK_DROPS, 3);
 	install(&pol);
 	drop_pkt(&p, HOST_A);
@@ -447,7 +419,7 @@ START_TEST(test_window_reset)
 	struct pkt p;
 	__u64 t0;
 
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	block_set(&pol, PD_BLOCK_DROPS, 3);
 	install(&pol);
 	drop_pkt(&p, HOST_A);
@@ -479,7 +451,7 @@ START_TEST(test_table_full)
 	struct pkt p;
 
 	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_hosts), 2);
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	quota_set(&pol, 1000 * LEN, 1);
 	pol.table_full_verdict = PD_PASS;
 	install(&pol);
@@ -531,7 +503,7 @@ START_TEST(test_monitor)
 	struct pd_policy pol;
 	struct pkt p;
 
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	pol.flags |= PD_POLICY_MONITOR;
 	block_set(&pol, PD_BLOCK_DROPS, 3);
 	install(&pol);
@@ -564,7 +536,7 @@ START_TEST(test_plain_untouched)
 	struct pd_policy pol;
 	struct pkt p;
 
-	policy_base(&pol);
+	policy_base(&pol, PD_PASS);
 	install(&pol);
 	pass_pkt(&p, HOST_A);
 	ck_assert_int_eq(run_n(&p, 3), 3);

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpf/policy_abi.h"
+#include "policyd/daemon.h" /* clock_ns */
 #include "lib/prefix.h"
 #include "policy.skel.h"
 #include "tests/bpf/pkt.h"
@@ -69,6 +70,8 @@ static inline void pin_test_cpu(void)
 
 static inline struct pd_config get_config(void);
 static inline void put_config(const struct pd_config *cfg);
+
+#define SEC_NS 1000000000ull
 
 /* The tick of the coarse clock (CLOCK_MONOTONIC_COARSE), as policyd reads it. */
 static inline __u32 coarse_tick_ns(void)
@@ -242,6 +245,30 @@ static inline void rule_dport(struct pd_rule *r, __u16 lo, __u16 hi)
 	r->dport[r->ndport].lo = lo;
 	r->dport[r->ndport].hi = hi;
 	r->ndport++;
+}
+
+/*
+ * The policy most suites start from: UDP to DPORT_PASS passes (counter
+ * COUNTER_PASS), TCP to DPORT_DROP drops (COUNTER_DROP), the rest gets @dflt
+ * (COUNTER_DEFAULT).
+ */
+#define COUNTER_PASS 1
+#define COUNTER_DROP 2
+#define COUNTER_DEFAULT 100
+#define DPORT_PASS 53
+#define DPORT_DROP 22
+
+static inline void policy_base(struct pd_policy *pol, __u8 dflt)
+{
+	struct pd_rule *r;
+
+	policy_init(pol, dflt, COUNTER_DEFAULT);
+	r = rule_add(pol, PD_PASS, COUNTER_PASS);
+	rule_proto(r, IPPROTO_UDP);
+	rule_dport(r, DPORT_PASS, DPORT_PASS);
+	r = rule_add(pol, PD_DROP, COUNTER_DROP);
+	rule_proto(r, IPPROTO_TCP);
+	rule_dport(r, DPORT_DROP, DPORT_DROP);
 }
 
 static inline void rule_sport(struct pd_rule *r, __u16 lo, __u16 hi)
