@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,23 @@ static int read_rules(struct daemon *d, struct rule_sample **out, size_t *n)
 	return 0;
 }
 
+/* The rule families of one counter, with no label of their own. */
+static const struct {
+	const char *name;
+	const char *help;
+	size_t off; /* of the counter in struct pd_counters */
+} rule_plain[] = {
+	{ "policyd_rule_would_drop_packets_total",
+	  "Packets a monitor-mode policy passed that enforce mode would have dropped.",
+	  offsetof(struct pd_counters, would_drop_packets) },
+	{ "policyd_rule_would_drop_bytes_total",
+	  "Bytes of the packets counted in policyd_rule_would_drop_packets_total.",
+	  offsetof(struct pd_counters, would_drop_bytes) },
+	{ "policyd_rule_table_full_packets_total",
+	  "Packets of new hosts met with a full per-host table, passed or dropped as the policy's table-full says.",
+	  offsetof(struct pd_counters, table_full_packets) },
+};
+
 static void render_rules(struct promtext *t, const struct rule_sample *v, size_t n)
 {
 	static const char *const verdicts[] = { "passed", "dropped" };
@@ -115,25 +133,13 @@ static void render_rules(struct promtext *t, const struct rule_sample *v, size_t
 			promtext_sample(t, "policyd_rule_dropped_bytes_total",
 					v[i].c.dropped_reason_bytes[r], "policy", v[i].policy,
 					"rule", v[i].rule, "reason", policy_reason_name(r), NULL);
-	promtext_family(
-		t, "policyd_rule_would_drop_packets_total", "counter",
-		"Packets a monitor-mode policy passed that enforce mode would have dropped.");
-	for (size_t i = 0; i < n; i++)
-		promtext_sample(t, "policyd_rule_would_drop_packets_total",
-				v[i].c.would_drop_packets, "policy", v[i].policy, "rule", v[i].rule,
-				NULL);
-	promtext_family(t, "policyd_rule_would_drop_bytes_total", "counter",
-			"Bytes of the packets counted in policyd_rule_would_drop_packets_total.");
-	for (size_t i = 0; i < n; i++)
-		promtext_sample(t, "policyd_rule_would_drop_bytes_total", v[i].c.would_drop_bytes,
-				"policy", v[i].policy, "rule", v[i].rule, NULL);
-	promtext_family(
-		t, "policyd_rule_table_full_packets_total", "counter",
-		"Packets of new hosts met with a full per-host table, passed or dropped as the policy's table-full says.");
-	for (size_t i = 0; i < n; i++)
-		promtext_sample(t, "policyd_rule_table_full_packets_total",
-				v[i].c.table_full_packets, "policy", v[i].policy, "rule", v[i].rule,
-				NULL);
+	for (size_t f = 0; f < sizeof(rule_plain) / sizeof(rule_plain[0]); f++) {
+		promtext_family(t, rule_plain[f].name, "counter", rule_plain[f].help);
+		for (size_t i = 0; i < n; i++)
+			promtext_sample(t, rule_plain[f].name,
+					*(const __u64 *)((const char *)&v[i].c + rule_plain[f].off),
+					"policy", v[i].policy, "rule", v[i].rule, NULL);
+	}
 }
 
 static void render_blocked(struct daemon *d, struct promtext *t)
