@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The primitives of the data-path benchmark: what one clock read and one hash
- * lookup cost in an LWT_OUT program on this machine, to tell the policy's cost
+ * lookup cost in an LWT_OUT program on this machine, and the least a program
+ * keeping a per-host limit, quota and block must do, to tell the policy's cost
  * apart from the cost of what any program doing its job must call.
  */
 #include <linux/bpf.h>
+#include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 
 char _license[] SEC("license") = "GPL";
@@ -50,4 +52,70 @@ int bench_hash_lookup(struct __sk_buff *skb)
 	if (v)
 		prims_sink = *v;
 	return BPF_OK;
+}
+
+/*
+ * The least per-host state a limit, a quota and a block need, in one entry per
+ * destination: no rules, no counters, no events, no IPv6, no explain.
+ */
+struct prims_host {
+	__u64 tat; /* GCRA, in 1/16 ns as pd_bucket */
+	__u64 quota_used;
+	__u64 blocked_until;
+};
+
+/* Keyed by the IPv4 destination, as pd_dcache4; bench_prog inserts the one host. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct prims_host);
+} prims_hosts SEC(".maps");
+
+/* A packet costs 1 ns of a bucket 1 s deep: every packet of a run conforms. */
+#define PRIMS_COST (1ull << 4)
+#define PRIMS_BURST (1000000000ull << 4)
+
+/*
+ * Parse the IPv4 destination in place, one lookup of its entry, a clock read,
+ * the blocked test, GCRA's test and compare-and-swap, the quota's atomic add:
+ * what every packet of a policy with a per-host limit, quota and block must
+ * pay at the least, in one entry where policyd's program keeps three.
+ */
+static __always_inline int prims_stateful(struct __sk_buff *skb, int coarse)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	const struct iphdr *ip = data;
+	struct prims_host *h;
+	__u64 now, tat, base;
+	__u32 daddr;
+
+	if ((void *)(ip + 1) > end)
+		return BPF_OK;
+	daddr = ip->daddr;
+	h = bpf_map_lookup_elem(&prims_hosts, &daddr);
+	if (!h)
+		return BPF_OK;
+	now = (coarse ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns()) << 4;
+	if (*(volatile __u64 *)&h->blocked_until > now)
+		return BPF_DROP;
+	tat = *(volatile __u64 *)&h->tat;
+	base = tat > now ? tat : now;
+	if (base - now > PRIMS_BURST - PRIMS_COST)
+		return BPF_DROP;
+	__sync_val_compare_and_swap(&h->tat, tat, base + PRIMS_COST);
+	__sync_fetch_and_add(&h->quota_used, skb->len);
+	return BPF_OK;
+}
+
+SEC("lwt_out")
+int bench_stateful_coarse(struct __sk_buff *skb)
+{
+	return prims_stateful(skb, 1);
+}
+
+SEC("lwt_out")
+int bench_stateful_ns(struct __sk_buff *skb)
+{
+	return prims_stateful(skb, 0);
 }

@@ -43,7 +43,16 @@ The floor is an empty LWT_OUT program; hist is the kernel document's example
 (per-CPU hash of log2(len), bench/hist.bpf.c). The three primitives
 (bench/prims.bpf.c) do one thing each and store its result: a bpf_ktime_get_ns
 read, a bpf_ktime_get_coarse_ns read, a lookup found in a hash map with a 24-byte
-key (the size of pd_host_buckets' and pd_hosts' keys). The policy program runs an
+key (the size of pd_host_buckets' and pd_hosts' keys). The two "least per-host
+limit + quota + block" rows (bench/prims.bpf.c, bench_stateful_ns and _coarse)
+are the least a program doing the stateful rows' job can do, so the policy's
+cost can be told from the job's: the IPv4 destination read in place, one lookup
+of the host's entry (an LRU hash keyed by the address, as pd_dcache4), one
+clock read (ns or coarse), the blocked test, GCRA's test and compare-and-swap and
+the quota's atomic add, all in that one entry; no rules, no counters, no
+policy, no IPv6, no events (bench_prog checks that a run charges the host). The
+policy program keeps that state in three tables (the per-host table, pd_hosts,
+pd_host_buckets): three lookups. The policy program runs an
 8-rule IPv4 policy whose 7th rule matches, with 1, 1,000 or 100,000 random
 distinct destination prefixes (mostly /24s, the rest /8 to /32) in pd_dest, the
 packet's destination inside one of them. Its rules test proto and dport only (the
