@@ -33,7 +33,7 @@
  */
 struct pd_guard_io {
 	struct pd_hosts_key hkey; /* in: the host's key in pd_hosts (slot: the policy's) */
-	__u64 now; /* in: the packet's time, by the coarse clock (bpf_ktime_get_coarse_ns) */
+	__u64 now; /* in: the packet's time, by the coarse clock (pd_coarse_now) */
 	__u64 until; /* out: the host became blocked by this packet, until then; or 0 */
 	__u32 how; /* in: PD_GUARD_F_* */
 	__u32 pad;

@@ -151,6 +151,14 @@ struct {
 	__type(value, struct pd_misc_stats);
 } pd_misc_stats SEC(".maps");
 
+/* The coarse clock's reading in this tick, per CPU (see the ABI). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pd_clock);
+} pd_clock SEC(".maps");
+
 /* Per route realm, 64-bit: bpf_get_route_realm() of the route the packet
  * leaves by. */
 struct {

@@ -53,6 +53,32 @@ static __always_inline __u32 pd_hist_bucket(__u32 len)
 }
 
 /*
+ * The packet's time by the coarse clock (struct pd_clock): this CPU's reading
+ * in the current tick, read anew once jiffies have moved. Explain reads the
+ * clock and keeps nothing.
+ */
+static __always_inline __u64 pd_coarse_now(int explain)
+{
+	struct pd_clock *c;
+	__u32 zero = 0;
+	__u64 jiffies, ns;
+
+	c = bpf_map_lookup_elem(&pd_clock, &zero);
+	if (!c || explain)
+		return bpf_ktime_get_coarse_ns();
+	jiffies = bpf_jiffies64();
+	if (c->jiffies == jiffies)
+		return c->ns;
+	ns = bpf_ktime_get_coarse_ns();
+	/* Jiffies moved and the clock did not: the timekeeper may not have caught
+	 * up yet. The reading stands for this packet; the next reads again. */
+	if (ns != c->ns)
+		c->jiffies = jiffies;
+	c->ns = ns;
+	return ns;
+}
+
+/*
  * @would_drop: a drop verdict that monitor mode let pass (@drop is then 0);
  * @table_full: a new host met a full pd_host_buckets (passed or dropped).
  */
@@ -381,7 +407,7 @@ int policyd_out(struct __sk_buff *skb)
 	d.explain = explain;
 	/* The packet's time: the coarse clock's, for the block, the quota's
 	 * recheck, last seen and deep buckets (see PD_COARSE_TICKS). */
-	d.g.now = bpf_ktime_get_coarse_ns();
+	d.g.now = pd_coarse_now(explain);
 	d.coarse_depth =
 		cfg->coarse_ns ? ((__u64)cfg->coarse_ns * PD_COARSE_TICKS) << PD_TIME_SHIFT : ~0ull;
 	hstate = pd_guard_prepare(pol, &key, slot, &d.g);

@@ -46,6 +46,7 @@
 #define PD_MAP_EVENTS "pd_events"
 #define PD_MAP_EVENT_CAPS "pd_event_caps"
 #define PD_MAP_MISC_STATS "pd_misc_stats"
+#define PD_MAP_CLOCK "pd_clock"
 #define PD_PROG_NAME "policyd_out"
 
 enum pd_verdict {
@@ -189,14 +190,16 @@ struct pd_port_range {
 
 /*
  * The time of a bucket whose depth (burst) spans at least PD_COARSE_TICKS
- * ticks of the coarse clock (pd_config.coarse_ns) is that clock's, which costs
- * a few ns to read where bpf_ktime_get_ns costs 20 or more (kvm-clock in a
- * VM); shallower buckets read the nanosecond clock. The coarse clock is the
- * monotonic one as of the last tick, up to one tick behind it: such a bucket
- * sees its refill up to a tick late. So it never passes more than the exact
- * bucket would, and at most a tick's worth of tokens less (1/PD_COARSE_TICKS of
- * the burst, at most) while it refills; under a steady overload it passes
- * exactly the rate (a tick is less than the depth: no refill is lost).
+ * ticks of the coarse clock (pd_config.coarse_ns) is that clock's, read once a
+ * tick per CPU (struct pd_clock), where bpf_ktime_get_ns costs 20 ns or more
+ * in a VM; shallower buckets read the nanosecond clock. The coarse clock is
+ * the monotonic one as of the last tick, up to one tick behind it (two, for a
+ * reading kept from between the jiffies and the timekeeper updates): such a
+ * bucket sees its refill up to a tick late. So it never passes more than the
+ * exact bucket would, and at most a tick's worth of tokens less
+ * (1/PD_COARSE_TICKS of the burst; twice that in the race) while it refills;
+ * under a steady overload it passes exactly the rate (a tick is less than the
+ * depth: no refill is lost).
  */
 #define PD_COARSE_TICKS 16
 
@@ -449,6 +452,23 @@ struct pd_misc_stats {
 };
 
 /*
+ * pd_clock[0] (PERCPU_ARRAY): this CPU's last reading of the coarse clock
+ * and the jiffies it was read in. The coarse clock (CLOCK_MONOTONIC_COARSE)
+ * moves when the timekeeper is updated at a tick, right after jiffies move,
+ * so while jiffies (a load, inlined by the verifier) still read the same, the
+ * reading stands: a packet reads the coarse clock (a helper call, 15-20 ns in
+ * a VM with a TSC clocksource) once a tick per CPU, not once a packet. Every
+ * time taken from here is a real reading, so never ahead of the clock; a
+ * reading taken between the jiffies update and the timekeeper's is a tick
+ * older than the coarse clock for the rest of that tick (kept only if it moved
+ * from the last one, so the common case is caught and read again).
+ */
+struct pd_clock {
+	__u64 jiffies; /* bpf_jiffies64() when ns was read */
+	__u64 ns; /* bpf_ktime_get_coarse_ns() then */
+};
+
+/*
  * Explain: what the program reports in ctx_out's cb[] (see pd_config).
  * cb[0]: the policy slot, or PD_SLOT_NONE (no policy covers the address);
  * cb[1]: the deciding rule's index, or PD_EV_RULE_NONE;
@@ -518,6 +538,7 @@ _Static_assert(sizeof(struct pd_counters) == 8 * (10 + 2 * PD_REASON_MAX), "pd_c
 _Static_assert(sizeof(struct pd_policy_stats) == sizeof(struct pd_counters) + 8 * PD_HIST_BUCKETS,
 	       "pd_policy_stats size");
 _Static_assert(sizeof(struct pd_event) == 72, "pd_event size");
+_Static_assert(sizeof(struct pd_clock) == 16, "pd_clock size");
 _Static_assert(sizeof(struct pd_sample_event) == 80 + PD_SNAPLEN_MAX + 4, "pd_sample_event size");
 _Static_assert(sizeof(struct pd_event_cap) == 16, "pd_event_cap size");
 _Static_assert(sizeof(struct pd_misc_stats) == 40, "pd_misc_stats size");

@@ -87,6 +87,61 @@ START_TEST(test_counters4)
 }
 END_TEST
 
+/*
+ * The packet's time (here: last seen) is this CPU's coarse clock reading of the
+ * current tick (pd_clock): a reading in the cache is used while jiffies stay,
+ * and one ticks later is read anew, never ahead of the clock.
+ */
+START_TEST(test_clock_per_tick)
+{
+	__u32 tick = coarse_tick_ns();
+	struct pd_clock c, fake, after;
+	struct pd_policy pol;
+	struct pkt p;
+	__u64 t0, t1;
+	int tries;
+
+	policy_base(&pol, PD_PASS);
+	install(&pol);
+	pkt_v4(&p, HOST_A, IPPROTO_UDP, DPORT_PASS, LEN);
+	t0 = clock_ns(CLOCK_MONOTONIC_COARSE);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	t1 = clock_ns(CLOCK_MONOTONIC_COARSE);
+	c = clock_cache_get();
+	ck_assert_uint_ne(c.jiffies, 0);
+	ck_assert_msg(c.ns >= t0 && c.ns <= t1, "reading %llu not in [%llu, %llu]",
+		      (unsigned long long)c.ns, (unsigned long long)t0, (unsigned long long)t1);
+	ck_assert_uint_eq(dcache_get(HOST_A).last_seen, c.ns);
+
+	/* A reading planted for this tick is the packet's time. A tick between the
+	 * plant and the run replaces it: then try again. */
+	for (tries = 0; tries < 20; tries++) {
+		c = clock_cache_get();
+		fake = (struct pd_clock){ .jiffies = c.jiffies, .ns = c.ns - 12345 };
+		clock_cache_put(&fake);
+		ck_assert_int_eq(run(&p), BPF_OK);
+		after = clock_cache_get();
+		if (after.jiffies == fake.jiffies && after.ns == fake.ns)
+			break;
+		ck_assert_uint_gt(after.jiffies, fake.jiffies);
+		ck_assert_uint_eq(dcache_get(HOST_A).last_seen, after.ns);
+	}
+	ck_assert_int_lt(tries, 20);
+	ck_assert_uint_eq(dcache_get(HOST_A).last_seen, fake.ns);
+
+	/* Ticks later, the clock is read again. */
+	usleep(3 * tick / 1000);
+	t0 = clock_ns(CLOCK_MONOTONIC_COARSE);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	t1 = clock_ns(CLOCK_MONOTONIC_COARSE);
+	after = clock_cache_get();
+	ck_assert_uint_gt(after.jiffies, fake.jiffies);
+	ck_assert_msg(after.ns >= t0 && after.ns <= t1, "reading %llu not in [%llu, %llu]",
+		      (unsigned long long)after.ns, (unsigned long long)t0, (unsigned long long)t1);
+	ck_assert_uint_eq(dcache_get(HOST_A).last_seen, after.ns);
+}
+END_TEST
+
 /* IPv6, and monitor mode: would-drops counted, nothing dropped. */
 START_TEST(test_counters6_monitor)
 {
@@ -308,6 +363,7 @@ static Suite *hosts_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_counters4);
+	tcase_add_test(tc, test_clock_per_tick);
 	tcase_add_test(tc, test_counters6_monitor);
 	tcase_add_test(tc, test_counters_survive_apply);
 	tcase_add_test(tc, test_uncovered_not_counted);

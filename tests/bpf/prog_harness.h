@@ -590,6 +590,33 @@ static inline struct pd_misc_stats misc_stats(void)
 	return sum;
 }
 
+/* pd_clock's value on TEST_CPU: its last coarse clock reading and jiffies then. */
+static inline struct pd_clock clock_cache_get(void)
+{
+	struct pd_clock *vals = calloc(ncpus, sizeof(*vals)), c;
+	__u32 zero = 0;
+
+	ck_assert_ptr_nonnull(vals);
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_clock), &zero, vals), 0);
+	c = vals[TEST_CPU];
+	free(vals);
+	return c;
+}
+
+/* Every CPU's pd_clock value set to @c. */
+static inline void clock_cache_put(const struct pd_clock *c)
+{
+	struct pd_clock *vals = calloc(ncpus, sizeof(*vals));
+	__u32 zero = 0;
+	int cpu;
+
+	ck_assert_ptr_nonnull(vals);
+	for (cpu = 0; cpu < ncpus; cpu++)
+		vals[cpu] = *c;
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.pd_clock), &zero, vals, 0), 0);
+	free(vals);
+}
+
 /* --- the event ring ------------------------------------------------------ */
 
 /* Events read from pd_events: every record counted, the first PD_TEST_EVENTS kept. */
