@@ -9,6 +9,8 @@
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 
+#include "bpf/clock.bpf.h"
+
 char _license[] SEC("license") = "GPL";
 
 /* Where the programs leave what they read, so that no read is optimised away. */
@@ -72,12 +74,21 @@ struct {
 	__type(value, struct prims_host);
 } prims_hosts SEC(".maps");
 
+/* The coarse clock's reading of this tick, as the policy program keeps it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pd_clock);
+} prims_clock SEC(".maps");
+
 /* A packet costs 1 ns of a bucket 1 s deep: every packet of a run conforms. */
 #define PRIMS_COST (1ull << 4)
 #define PRIMS_BURST (1000000000ull << 4)
 
 /*
- * Parse the IPv4 destination in place, one lookup of its entry, a clock read,
+ * Parse the IPv4 destination in place, one lookup of its entry, the time (the
+ * ns clock, or the coarse one as the policy program reads it: once a tick),
  * the blocked test, GCRA's test and compare-and-swap, the quota's atomic add:
  * what every packet of a policy with a per-host limit, quota and block must
  * pay at the least, in one entry where policyd's program keeps three.
@@ -87,8 +98,9 @@ static __always_inline int prims_stateful(struct __sk_buff *skb, int coarse)
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	const struct iphdr *ip = data;
 	struct prims_host *h;
+	struct pd_clock *clock;
 	__u64 now, tat, base;
-	__u32 daddr;
+	__u32 daddr, zero = 0;
 
 	if ((void *)(ip + 1) > end)
 		return BPF_OK;
@@ -96,7 +108,14 @@ static __always_inline int prims_stateful(struct __sk_buff *skb, int coarse)
 	h = bpf_map_lookup_elem(&prims_hosts, &daddr);
 	if (!h)
 		return BPF_OK;
-	now = (coarse ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns()) << 4;
+	if (coarse) {
+		clock = bpf_map_lookup_elem(&prims_clock, &zero);
+		if (!clock)
+			return BPF_OK;
+		now = pd_coarse_now(clock) << 4;
+	} else {
+		now = bpf_ktime_get_ns() << 4;
+	}
 	if (*(volatile __u64 *)&h->blocked_until > now)
 		return BPF_DROP;
 	tat = *(volatile __u64 *)&h->tat;

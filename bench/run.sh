@@ -47,8 +47,9 @@ key (the size of pd_host_buckets' and pd_hosts' keys). The two "least per-host
 limit + quota + block" rows (bench/prims.bpf.c, bench_stateful_ns and _coarse)
 are the least a program doing the stateful rows' job can do, so the policy's
 cost can be told from the job's: the IPv4 destination read in place, one lookup
-of the host's entry (an LRU hash keyed by the address, as pd_dcache4), one
-clock read (ns or coarse), the blocked test, GCRA's test and compare-and-swap and
+of the host's entry (an LRU hash keyed by the address, as pd_dcache4), the
+time (the ns clock, or the coarse clock read once a tick per CPU as the policy
+program reads it, bpf/clock.bpf.h), the blocked test, GCRA's test and compare-and-swap and
 the quota's atomic add, all in that one entry; no rules, no counters, no
 policy, no IPv6, no events (bench_prog checks that a run charges the host). The
 policy program keeps that state in three tables (the per-host table, pd_hosts,

@@ -23,6 +23,7 @@
 #include "bpf/guard.bpf.h"
 #include "bpf/events.bpf.h"
 #include "bpf/hosts.bpf.h"
+#include "bpf/clock.bpf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -50,32 +51,6 @@ static __always_inline __u32 pd_hist_bucket(__u32 len)
 	/* r is now floor(log2(v)) for v > 0; the bit length is r + 1, or 0 for v == 0. */
 	r = r + (v >> 1) + !!v;
 	return r < PD_HIST_BUCKETS - 1 ? r : PD_HIST_BUCKETS - 1;
-}
-
-/*
- * The packet's time by the coarse clock (struct pd_clock): this CPU's reading
- * in the current tick, read anew once jiffies have moved. Explain reads the
- * clock and keeps nothing.
- */
-static __always_inline __u64 pd_coarse_now(int explain)
-{
-	struct pd_clock *c;
-	__u32 zero = 0;
-	__u64 jiffies, ns;
-
-	c = bpf_map_lookup_elem(&pd_clock, &zero);
-	if (!c || explain)
-		return bpf_ktime_get_coarse_ns();
-	jiffies = bpf_jiffies64();
-	if (c->jiffies == jiffies)
-		return c->ns;
-	ns = bpf_ktime_get_coarse_ns();
-	/* Jiffies moved and the clock did not: the timekeeper may not have caught
-	 * up yet. The reading stands for this packet; the next reads again. */
-	if (ns != c->ns)
-		c->jiffies = jiffies;
-	c->ns = ns;
-	return ns;
 }
 
 /*
@@ -359,6 +334,7 @@ int policyd_out(struct __sk_buff *skb)
 	const struct pd_policy *pol;
 	const struct pd_config *cfg;
 	struct pd_policy_stats *pst;
+	struct pd_clock *clock;
 	struct pd_counters *rst;
 	__u32 zero = 0, idx, bucket, epoch, gen, slot, reason, every;
 	__u64 packets, bytes;
@@ -406,8 +382,10 @@ int policyd_out(struct __sk_buff *skb)
 	d.idx = idx;
 	d.explain = explain;
 	/* The packet's time: the coarse clock's, for the block, the quota's
-	 * recheck, last seen and deep buckets (see PD_COARSE_TICKS). */
-	d.g.now = pd_coarse_now(explain);
+	 * recheck, last seen and deep buckets (see PD_COARSE_TICKS). Explain
+	 * reads the clock and keeps nothing. */
+	clock = bpf_map_lookup_elem(&pd_clock, &zero);
+	d.g.now = clock && !explain ? pd_coarse_now(clock) : bpf_ktime_get_coarse_ns();
 	d.coarse_depth =
 		cfg->coarse_ns ? ((__u64)cfg->coarse_ns * PD_COARSE_TICKS) << PD_TIME_SHIFT : ~0ull;
 	hstate = pd_guard_prepare(pol, &key, slot, &d.g);
