@@ -66,9 +66,9 @@ pd_host_buckets hash lookup, the GCRA test and the compare-and-swap; rules
 without a limit pay one byte test. Its burst is either 1,000 packets, a bucket
 1 us deep, which reads the ns clock (bpf_ktime_get_ns), or 1e9 packets, 1 s
 deep, which reads the coarse clock the packet has read already: a bucket at
-least 16 ticks deep (PD_COARSE_TICKS; 64 ms with HZ=250) sees its refill up to a
-tick late, never more than exact, and spares the ns clock, which costs ~20 ns in
-this VM (kvm-clock). The check before the runs makes sure each bucket took the
+least 16 ticks deep (PD_COARSE_TICKS; 64 ms with HZ=250) sees the time up to a
+tick late, passes at most a tick's worth of tokens more or fewer than exact over
+any span, and spares the ns clock, which costs 20-40 ns in these VMs. The check before the runs makes sure each bucket took the
 clock claimed. The "+ per-host quota + blocking" rows add, on the same policy, a
 per-host quota (2^62 bytes a day: every packet passes, checked after the runs)
 and a block after 500 drops within 10 s: each packet also pays, before the

@@ -194,12 +194,15 @@ struct pd_port_range {
  * tick per CPU (struct pd_clock), where bpf_ktime_get_ns costs 20 ns or more
  * in a VM; shallower buckets read the nanosecond clock. The coarse clock is
  * the monotonic one as of the last tick, up to one tick behind it (two, for a
- * reading kept from between the jiffies and the timekeeper updates): such a
- * bucket sees its refill up to a tick late. So it never passes more than the
- * exact bucket would, and at most a tick's worth of tokens less
- * (1/PD_COARSE_TICKS of the burst; twice that in the race) while it refills;
- * under a steady overload it passes exactly the rate (a tick is less than the
- * depth: no refill is lost).
+ * reading kept from between the jiffies and the timekeeper updates), and by
+ * an amount that varies from packet to packet. Such a bucket is an exact one
+ * on a clock that is late by 0 to L (a tick, or two): over any span of time
+ * it passes at most L's worth of tokens more, or fewer, than the exact bucket
+ * (a packet drained at a late reading, the next one at an on-time reading,
+ * is credited up to L of refill in no time at all); that is at most
+ * 1/PD_COARSE_TICKS of the burst, twice that in the race. Under a steady
+ * overload it passes exactly the rate (L is less than the depth: no refill
+ * is lost).
  */
 #define PD_COARSE_TICKS 16
 
