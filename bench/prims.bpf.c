@@ -85,11 +85,14 @@ struct {
 /* A packet costs 1 ns of a bucket 1 s deep: every packet of a run conforms. */
 #define PRIMS_COST (1ull << 4)
 #define PRIMS_BURST (1000000000ull << 4)
+/* Bytes no run comes near. */
+#define PRIMS_QUOTA (1ull << 62)
 
 /*
  * Parse the IPv4 destination in place, one lookup of its entry, the time (the
  * ns clock, or the coarse one as the policy program reads it: once a tick),
- * the blocked test, GCRA's test and compare-and-swap, the quota's atomic add:
+ * the blocked test, GCRA's test and compare-and-swap, the quota's atomic add
+ * and test:
  * what every packet of a policy with a per-host limit, quota and block must
  * pay at the least, in one entry where policyd's program keeps three.
  */
@@ -123,7 +126,8 @@ static __always_inline int prims_stateful(struct __sk_buff *skb, int coarse)
 	if (base - now > PRIMS_BURST - PRIMS_COST)
 		return BPF_DROP;
 	__sync_val_compare_and_swap(&h->tat, tat, base + PRIMS_COST);
-	__sync_fetch_and_add(&h->quota_used, skb->len);
+	if (__sync_fetch_and_add(&h->quota_used, skb->len) + skb->len > PRIMS_QUOTA)
+		return BPF_DROP;
 	return BPF_OK;
 }
 

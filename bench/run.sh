@@ -49,12 +49,12 @@ are the least a program doing the stateful rows' job can do, so the policy's
 cost can be told from the job's: the IPv4 destination read in place, one lookup
 of the host's entry (an LRU hash keyed by the address, as pd_dcache4), the
 time (the ns clock, or the coarse clock read once a tick per CPU as the policy
-program reads it, bpf/clock.bpf.h), the blocked test, GCRA's test and compare-and-swap and
-the quota's atomic add, all in that one entry; no rules, no counters, no
-policy, no IPv6, no events (bench_prog checks that a run charges the host). The
-policy program keeps that state in three tables (the per-host table, pd_hosts,
-pd_host_buckets): three lookups. The policy program runs an
-8-rule IPv4 policy whose 7th rule matches, with 1, 1,000 or 100,000 random
+program reads it, bpf/clock.bpf.h), the blocked test, GCRA's test and
+compare-and-swap and the quota's atomic add and test, all in that one entry; no
+rules, no counters, no policy, no IPv6, no events (bench_prog checks that a run
+charges the host). The policy program keeps that state in three tables (the
+per-host table, pd_hosts, pd_host_buckets): three lookups. The policy program
+runs an 8-rule IPv4 policy whose 7th rule matches, with 1, 1,000 or 100,000 random
 distinct destination prefixes (mostly /24s, the rest /8 to /32) in pd_dest, the
 packet's destination inside one of them. Its rules test proto and dport only (the
 192-byte struct pd_rule also holds sport, length, tcp-flags and icmp-type; a rule
