@@ -590,30 +590,27 @@ static inline struct pd_misc_stats misc_stats(void)
 	return sum;
 }
 
-/* pd_clock's value on TEST_CPU: its last coarse clock reading and jiffies then. */
-static inline struct pd_clock clock_cache_get(void)
+/* @map's (a per-CPU array's) value at @key on TEST_CPU: @size bytes into @out. */
+static inline void percpu_get(struct bpf_map *map, __u32 key, void *out, size_t size)
 {
-	struct pd_clock *vals = calloc(ncpus, sizeof(*vals)), c;
-	__u32 zero = 0;
+	char *vals = calloc(ncpus, size);
 
 	ck_assert_ptr_nonnull(vals);
-	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_clock), &zero, vals), 0);
-	c = vals[TEST_CPU];
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(map), &key, vals), 0);
+	memcpy(out, vals + TEST_CPU * size, size);
 	free(vals);
-	return c;
 }
 
-/* Every CPU's pd_clock value set to @c. */
-static inline void clock_cache_put(const struct pd_clock *c)
+/* @map's (a per-CPU array's) value at @key set to @val on every CPU. */
+static inline void percpu_put(struct bpf_map *map, __u32 key, const void *val, size_t size)
 {
-	struct pd_clock *vals = calloc(ncpus, sizeof(*vals));
-	__u32 zero = 0;
+	char *vals = calloc(ncpus, size);
 	int cpu;
 
 	ck_assert_ptr_nonnull(vals);
 	for (cpu = 0; cpu < ncpus; cpu++)
-		vals[cpu] = *c;
-	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.pd_clock), &zero, vals, 0), 0);
+		memcpy(vals + cpu * size, val, size);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(map), &key, vals, 0), 0);
 	free(vals);
 }
 
