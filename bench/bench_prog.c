@@ -86,33 +86,41 @@ struct prims_host {
 #define BURST_SHALLOW 1000ull
 #define BURST_DEEP 1000000000ull
 
+/* What the policy keeps besides the matching rule's limit. */
+enum bench_guard {
+	GUARD_NONE,
+	GUARD_HOST, /* a per-host quota (QUOTA_BYTES) and a block on drops */
+	GUARD_POLICY_QUOTA, /* a per-policy quota (QUOTA_BYTES) */
+};
+
 static const struct policy_variant {
 	const char *name;
 	unsigned int prefixes;
 	__u32 cache_off;
 	/* the matching rule has a per-host packet limit (LIMIT_RATE) of this burst; 0: none */
 	__u64 limit_burst;
-	bool guard; /* and the policy a per-host quota (QUOTA_BYTES) and a block on drops */
+	enum bench_guard guard;
 	__u32 sample_every; /* the policy samples one packet in this many (0: none) */
 } variants[] = {
-	{ "policy, cache hit", 1, CACHE_ON, 0, false, 0 },
-	{ "policy, cache hit", 1000, CACHE_ON, 0, false, 0 },
-	{ "policy, cache hit", 100000, CACHE_ON, 0, false, 0 },
+	{ "policy, cache hit", 1, CACHE_ON, 0, GUARD_NONE, 0 },
+	{ "policy, cache hit", 1000, CACHE_ON, 0, GUARD_NONE, 0 },
+	{ "policy, cache hit", 100000, CACHE_ON, 0, GUARD_NONE, 0 },
 	{ "policy, cache miss path (lookup + trie + insert + lookup)", 100000, CACHE_NO_HITS, 0,
-	  false, 0 },
+	  GUARD_NONE, 0 },
 	{ "policy, a new host every packet (cache full, evicting)", 100000, CACHE_NEW_HOSTS, 0,
-	  false, 0 },
-	{ "policy, trie only (cache bypassed)", 100000, CACHE_BYPASS, 0, false, 0 },
+	  GUARD_NONE, 0 },
+	{ "policy, trie only (cache bypassed)", 100000, CACHE_BYPASS, 0, GUARD_NONE, 0 },
 	{ "policy, per-host packet limit, bucket 1 us deep (ns clock)", 100000, CACHE_ON,
-	  BURST_SHALLOW, false, 0 },
+	  BURST_SHALLOW, GUARD_NONE, 0 },
 	{ "policy, per-host packet limit, bucket 1 s deep (coarse clock)", 100000, CACHE_ON,
-	  BURST_DEEP, false, 0 },
+	  BURST_DEEP, GUARD_NONE, 0 },
 	{ "policy, per-host limit (1 us) + per-host quota + blocking", 100000, CACHE_ON,
-	  BURST_SHALLOW, true, 0 },
+	  BURST_SHALLOW, GUARD_HOST, 0 },
 	{ "policy, per-host limit (1 s) + per-host quota + blocking", 100000, CACHE_ON, BURST_DEEP,
-	  true, 0 },
-	{ "policy, cache hit, sampling 1 packet in 1000", 100000, CACHE_ON, 0, false,
+	  GUARD_HOST, 0 },
+	{ "policy, cache hit, sampling 1 packet in 1000", 100000, CACHE_ON, 0, GUARD_NONE,
 	  SAMPLE_EVERY },
+	{ "policy, cache hit, per-policy quota", 100000, CACHE_ON, 0, GUARD_POLICY_QUOTA, 0 },
 };
 #define NPOLICY (sizeof(variants) / sizeof(variants[0]))
 #define NCASES (7 + NPOLICY)
@@ -136,15 +144,16 @@ enum {
 	ROW_GUARD_NS_100K,
 	ROW_GUARD_COARSE_100K,
 	ROW_SAMPLE_100K,
+	ROW_POLICY_QUOTA_100K,
 };
-_Static_assert(NCASES == ROW_SAMPLE_100K + 1, "a row per case");
+_Static_assert(NCASES == ROW_POLICY_QUOTA_100K + 1, "a row per case");
 
 /*
- * The quota and block of the "guard" variant: a per-host budget of 2^62 bytes a
- * day, which no run comes near, and a block after 500 drops within 10 s for 5 min,
- * which passing packets never trigger: every packet passes and pays the whole
- * path (the host state lookup, the blocked check, the quota's period test, the
- * atomic add).
+ * The quota and block of the GUARD_HOST variants: a per-host budget of 2^62
+ * bytes a day, which no run comes near, and a block after 500 drops within 10 s
+ * for 5 min, which passing packets never trigger: every packet passes and pays
+ * the whole path (the host state lookup, the blocked check, the quota's period
+ * test, the atomic add). GUARD_POLICY_QUOTA: the same budget for the policy.
  */
 #define QUOTA_BYTES (1ull << 62)
 #define DAY_NS (86400ull * 1000000000ull)
@@ -232,10 +241,11 @@ static void rule_set(struct pd_rule *r, __u8 action, __u8 proto, const struct pd
 
 /*
  * A web-server-like policy in which the packet reaches the 7th of 8 rules; with
- * @limit_burst, that rule has a per-host packet limit of that burst; with @guard,
- * the policy has a per-host quota and a block on drops.
+ * @limit_burst, that rule has a per-host packet limit of that burst; @guard says
+ * what the policy keeps besides.
  */
-static void build_policy(struct pd_policy *pol, __u64 limit_burst, bool guard, __u32 sample_every)
+static void build_policy(struct pd_policy *pol, __u64 limit_burst, enum bench_guard guard,
+			 __u32 sample_every)
 {
 	static const struct pd_port_range ssh[] = { { 22, 22 } };
 	static const struct pd_port_range web[] = { { 80, 80 }, { 443, 443 } };
@@ -270,15 +280,15 @@ static void build_policy(struct pd_policy *pol, __u64 limit_burst, bool guard, _
 			.burst = (LIMIT_INTERVAL * limit_burst) >> PD_INTERVAL_SHIFT,
 		};
 	}
-	if (guard) {
+	if (guard != GUARD_NONE)
 		pol->quota = (struct pd_quota){ .bytes = QUOTA_BYTES,
 						.period_ns = DAY_NS,
-						.per_host = 1 };
+						.per_host = guard == GUARD_HOST };
+	if (guard == GUARD_HOST)
 		pol->block = (struct pd_block){ .kind = PD_BLOCK_DROPS,
 						.threshold = 500,
 						.window_ns = 10000000000ull,
 						.duration_ns = 300000000000ull };
-	}
 }
 
 /* xorshift64*: a fixed, seedable sequence, the same on every machine. */
@@ -352,8 +362,8 @@ static int dest_add(int map_fd, uint32_t addr, unsigned int plen)
  * the rest /8 to /32), one of which, DST_NET/DST_PLEN, holds the packet's
  * destination; no other prefix contains that address, so the /24 decides.
  */
-static int policy_fill(struct policy_bpf *skel, unsigned int count, __u64 limit_burst, bool guard,
-		       __u32 sample_every, unsigned int seed)
+static int policy_fill(struct policy_bpf *skel, unsigned int count, __u64 limit_burst,
+		       enum bench_guard guard, __u32 sample_every, unsigned int seed)
 {
 	struct pd_config cfg = { .epoch = 0 };
 	struct timespec res;
@@ -480,20 +490,23 @@ out:
  * the destination cached (in epoch 0, slot BENCH_SLOT, its own address) where the
  * cache sees it; with @limit_burst, a bucket made for the host, by the clock
  * its depth calls for (see first_packet_time in tests/bpf/check_limit.c); with
- * @guard, a host state charged with the packet.
+ * GUARD_HOST, a host state charged with the packet; with GUARD_POLICY_QUOTA, the
+ * policy's quota.
  */
 static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 limit_burst,
-			     bool guard, const uint8_t *pkt, size_t len)
+			     enum bench_guard guard, const uint8_t *pkt, size_t len)
 {
 	bool deep = limit_burst == BURST_DEEP;
 	__u64 before, after, t;
 	struct pd_hosts_key skey = { .slot = BENCH_SLOT, .family = AF_INET };
 	struct pd_host_state state;
+	struct pd_policy_quota pquota;
 	struct pd_host_key hkey = { .counter = BENCH_MATCH_RULE, .family = AF_INET };
 	struct pd_bucket bucket;
 	bool cached_here = cache_off == CACHE_ON || cache_off == CACHE_NO_HITS, cache_ok;
 	int ncpus = libbpf_num_possible_cpus();
-	__u32 counter = BENCH_MATCH_RULE, retval, dst = htonl(DST_ADDR), cached_addr;
+	__u32 counter = BENCH_MATCH_RULE, retval, dst = htonl(DST_ADDR), cached_addr,
+	      slot = BENCH_SLOT;
 	struct pd_dcache_val cached = {}, *cpu_vals = NULL;
 	struct pd_counters *vals;
 	__u64 packets = 0;
@@ -570,9 +583,17 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 lim
 		goto out;
 	}
 	memcpy(skey.addr, &dst, sizeof(dst));
-	if (guard && (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_hosts), &skey, &state) ||
-		      state.quota_used != len - ETH_HLEN)) {
+	if (guard == GUARD_HOST &&
+	    (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_hosts), &skey, &state) ||
+	     state.quota_used != len - ETH_HLEN)) {
 		pr_err("no host state charged with the packet\n");
+		err = -EPROTO;
+		goto out;
+	}
+	if (guard == GUARD_POLICY_QUOTA &&
+	    (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_policy_quota), &slot, &pquota) ||
+	     pquota.used != len - ETH_HLEN)) {
+		pr_err("the policy's quota was not charged with the packet\n");
 		err = -EPROTO;
 		goto out;
 	}
@@ -964,6 +985,9 @@ int main(int argc, char **argv)
 	       median(cases[ROW_SAMPLE_100K].ns, o.rounds) -
 		       median(cases[ROW_HIT_100K].ns, o.rounds),
 	       samples);
+	printf("A per-policy quota on the cache hit: %.1f ns more.\n",
+	       median(cases[ROW_POLICY_QUOTA_100K].ns, o.rounds) -
+		       median(cases[ROW_HIT_100K].ns, o.rounds));
 out:
 	for (i = 0; i < ncases; i++) {
 		ring_buffer__free(cases[i].events);

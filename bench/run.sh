@@ -107,9 +107,13 @@ each seen once (a scan, a flood to random addresses), pays the miss path with an
 eviction on every packet: more than the trie alone, the price of the LRU insert.
 The table is a net gain in time while the share of packets that hit stays above
 the break-even printed under the table; under it, it costs time, never
-correctness. The last row samples one packet in 1,000 at random into the event
-ring (128 bytes of each; the ring is drained between runs, untimed): the cost of
-sampling, spread over the packets.
+correctness. The row before the last samples one packet in 1,000 at random
+into the event ring (128 bytes of each; the ring is drained between runs,
+untimed): the cost of sampling, spread over the packets. The last gives the
+cache hit's policy a per-policy quota (2^62 bytes a day): each packet also
+pays pd_guard's call, the period test against this CPU's reading of it
+(pd_quota_clock: the TAI clock is read once a second per CPU) and the atomic
+add on the policy's count.
 <!-- bench:datapath:end -->
 EOF
 

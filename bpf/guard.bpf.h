@@ -160,9 +160,10 @@ __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
 			struct pd_host_state *st, struct pd_guard_io *io)
 {
 	struct pd_host_state *qst; /* the per-host quota's state */
+	struct pd_quota_clock *qc = NULL; /* a per-policy quota's period, this CPU's */
 	struct pd_policy_quota *pq;
 	__u64 len, n, now, tai, period, used, qbytes, period_ns, expiry, *q_period, *q_used, left;
-	int ret = PD_GUARD_OK, full = 0, drop;
+	int ret = PD_GUARD_OK, full = 0, drop, fresh;
 	__u32 how, slot;
 	__u8 kind;
 
@@ -219,15 +220,25 @@ __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
 		if (q_period && q_used) {
 			/*
 			 * A per-host state before its quota_recheck is in its
-			 * period still: no TAI clock, no division. Else the
-			 * period from the clock, and (per host) when to look
-			 * again: the period's end, as far from now on the
+			 * period still, and so is a per-policy quota before this
+			 * CPU's recheck while its period and period_ns are the
+			 * ones this CPU read (the daemon zeroes pd_policy_quota
+			 * for a new policy in the slot): no TAI clock, no
+			 * division. Else the period from the clock, and when to
+			 * look again: the period's end, as far from now on the
 			 * monotonic clock as it is on the TAI one, counted from
 			 * io->now, which is at or before the time of the TAI
 			 * read (so never after the end), and at most a second
 			 * away.
 			 */
-			if (!qst || io->now >= *(volatile __u64 *)&qst->quota_recheck) {
+			if (qst) {
+				fresh = io->now < *(volatile __u64 *)&qst->quota_recheck;
+			} else {
+				qc = bpf_map_lookup_elem(&pd_quota_clock, &slot);
+				fresh = qc && qc->period_ns == period_ns && io->now < qc->recheck &&
+					*(volatile __u64 *)q_period == qc->period;
+			}
+			if (!fresh) {
 				tai = bpf_ktime_get_tai_ns();
 				period = tai / period_ns;
 				/*
@@ -243,11 +254,15 @@ __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
 					*(volatile __u64 *)q_period = period;
 					*(volatile __u64 *)q_used = 0;
 				}
+				left = period_ns - (tai - period * period_ns);
+				if (left > PD_QUOTA_RECHECK_MAX_NS)
+					left = PD_QUOTA_RECHECK_MAX_NS;
 				if (qst) {
-					left = period_ns - (tai - period * period_ns);
-					if (left > PD_QUOTA_RECHECK_MAX_NS)
-						left = PD_QUOTA_RECHECK_MAX_NS;
 					*(volatile __u64 *)&qst->quota_recheck = io->now + left;
+				} else if (qc) {
+					qc->period_ns = period_ns;
+					qc->period = period;
+					qc->recheck = io->now + left;
 				}
 			}
 			used = __sync_fetch_and_add(q_used, len) + len;

@@ -99,6 +99,14 @@ struct {
 	__type(value, struct pd_policy_quota);
 } pd_policy_quota SEC(".maps");
 
+/* A per-policy quota's period, by policy slot and CPU (see the ABI). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PD_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct pd_quota_clock);
+} pd_quota_clock SEC(".maps");
+
 /*
  * pd_dcache4/6: the per-host table (see the ABI): per CPU, the pd_dest lookup
  * cached for the destination host, tagged with the epoch it was made in, and

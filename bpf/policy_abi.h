@@ -47,6 +47,7 @@
 #define PD_MAP_EVENT_CAPS "pd_event_caps"
 #define PD_MAP_MISC_STATS "pd_misc_stats"
 #define PD_MAP_CLOCK "pd_clock"
+#define PD_MAP_QUOTA_CLOCK "pd_quota_clock"
 #define PD_PROG_NAME "policyd_out"
 
 enum pd_verdict {
@@ -348,6 +349,20 @@ struct pd_policy_quota {
 };
 
 /*
+ * pd_quota_clock[slot] (PERCPU_ARRAY): a per-policy quota's period as this
+ * CPU last read it from the TAI clock, kept as a per-host quota keeps its own
+ * in pd_host_state: until recheck (the packets' coarse monotonic time; at most
+ * a second on, never past the period's end), while the policy's period_ns is
+ * still period_ns and pd_policy_quota still counts in period, the period
+ * stands and no TAI clock is read.
+ */
+struct pd_quota_clock {
+	__u64 period_ns;
+	__u64 period;
+	__u64 recheck;
+};
+
+/*
  * pd_realm_stats (PERCPU_HASH, key __u32 realm, PD_MAX_REALMS): 64-bit
  * counters per route realm (the kernel's own realm accounting is 32-bit and
  * IPv4-only). Realm 0 (none) is not counted.
@@ -542,6 +557,7 @@ _Static_assert(sizeof(struct pd_policy_stats) == sizeof(struct pd_counters) + 8 
 	       "pd_policy_stats size");
 _Static_assert(sizeof(struct pd_event) == 72, "pd_event size");
 _Static_assert(sizeof(struct pd_clock) == 16, "pd_clock size");
+_Static_assert(sizeof(struct pd_quota_clock) == 24, "pd_quota_clock size");
 _Static_assert(sizeof(struct pd_sample_event) == 80 + PD_SNAPLEN_MAX + 4, "pd_sample_event size");
 _Static_assert(sizeof(struct pd_event_cap) == 16, "pd_event_cap size");
 _Static_assert(sizeof(struct pd_misc_stats) == 40, "pd_misc_stats size");

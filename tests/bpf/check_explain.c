@@ -109,8 +109,8 @@ static void ring_flush(void)
 }
 
 /* Everything the program may write: counters, buckets, quotas, blocks, the
- * per-host table, the event caps, the misc counters, the realms, the clock's
- * reading; and an empty
+ * per-host table, the event caps, the misc counters, the realms, the clocks'
+ * readings; and an empty
  * ring, so that any record after it is new. */
 static struct snapshot snap_all(void)
 {
@@ -130,6 +130,7 @@ static struct snapshot snap_all(void)
 	snap_map(&s, skel->maps.pd_misc_stats);
 	snap_map(&s, skel->maps.pd_realm_stats);
 	snap_map(&s, skel->maps.pd_clock);
+	snap_map(&s, skel->maps.pd_quota_clock);
 	return s;
 }
 

@@ -1006,6 +1006,10 @@ START_TEST(test_maps_shape)
 	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_clock), BPF_MAP_TYPE_PERCPU_ARRAY);
 	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_clock), 1);
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_clock), sizeof(struct pd_clock));
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_quota_clock), BPF_MAP_TYPE_PERCPU_ARRAY);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_quota_clock), PD_MAX_POLICIES);
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_quota_clock),
+			  sizeof(struct pd_quota_clock));
 	/* The daemon runs the cached program: the benchmark's switch is off. */
 	ck_assert_uint_eq(skel->rodata->pd_cache_off, 0);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_config), PD_MAP_CONFIG);
@@ -1025,6 +1029,7 @@ START_TEST(test_maps_shape)
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_event_caps), PD_MAP_EVENT_CAPS);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_misc_stats), PD_MAP_MISC_STATS);
 	ck_assert_str_eq(bpf_map__name(skel->maps.pd_clock), PD_MAP_CLOCK);
+	ck_assert_str_eq(bpf_map__name(skel->maps.pd_quota_clock), PD_MAP_QUOTA_CLOCK);
 	ck_assert_str_eq(bpf_program__name(skel->progs.policyd_out), PD_PROG_NAME);
 }
 END_TEST

@@ -270,6 +270,78 @@ START_TEST(test_quota_rollover)
 }
 END_TEST
 
+static struct pd_quota_clock quota_clock_get(void)
+{
+	struct pd_quota_clock qc;
+
+	percpu_get(skel->maps.pd_quota_clock, 0, &qc, sizeof(qc));
+	return qc;
+}
+
+/*
+ * A per-policy quota reads the TAI clock once, then keeps the period this CPU
+ * read until its recheck: a period planted there is charged as it is. A
+ * pd_policy_quota counting in another period (zeroed for a new policy, or
+ * older), or another period_ns, has the clock read again.
+ */
+START_TEST(test_quota_policy_clock)
+{
+	struct pd_quota_clock qc, fake;
+	struct pd_policy_quota q;
+	struct pd_policy pol;
+	struct pkt p;
+	__u64 t0, t1;
+
+	policy_base(&pol, PD_PASS);
+	quota_set(&pol, 100 * LEN, 0);
+	install(&pol);
+	pass_pkt(&p, HOST_A);
+	t0 = clock_ns(CLOCK_MONOTONIC_COARSE);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	t1 = clock_ns(CLOCK_MONOTONIC);
+	qc = quota_clock_get();
+	ck_assert_uint_eq(qc.period_ns, HOUR_NS);
+	ck_assert_uint_eq(qc.period, policy_quota_get().period);
+	ck_assert_uint_ge(qc.period, period_now() - 1);
+	ck_assert_uint_ge(qc.recheck, t0);
+	ck_assert_uint_le(qc.recheck, t1 + SEC_NS);
+
+	/* A later period planted in both: charged in it, no clock read. */
+	fake = (struct pd_quota_clock){ .period_ns = HOUR_NS,
+					.period = qc.period + 7,
+					.recheck = clock_ns(CLOCK_MONOTONIC) + HOUR_NS };
+	percpu_put(skel->maps.pd_quota_clock, 0, &fake, sizeof(fake));
+	policy_quota_put(&(struct pd_policy_quota){ .period = fake.period, .used = LEN });
+	ck_assert_int_eq(run(&p), BPF_OK);
+	q = policy_quota_get();
+	ck_assert_uint_eq(q.period, fake.period);
+	ck_assert_uint_eq(q.used, 2 * LEN);
+
+	/* pd_policy_quota zeroed (a new policy in the slot): the clock decides. */
+	policy_quota_put(&(struct pd_policy_quota){ 0 });
+	ck_assert_int_eq(run(&p), BPF_OK);
+	q = policy_quota_get();
+	ck_assert_uint_ge(q.period, period_now() - 1);
+	ck_assert_uint_le(q.period, period_now());
+	ck_assert_uint_eq(q.used, LEN);
+	ck_assert_uint_eq(quota_clock_get().period, q.period);
+
+	/* Another period_ns (a re-apply with another period): the clock again. */
+	percpu_put(skel->maps.pd_quota_clock, 0, &fake, sizeof(fake));
+	policy_quota_put(&(struct pd_policy_quota){ .period = fake.period, .used = 0 });
+	pol.quota.period_ns = 2 * HOUR_NS;
+	set_policy(0, 0, &pol);
+	t0 = clock_ns(CLOCK_TAI) / (2 * HOUR_NS);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	t1 = clock_ns(CLOCK_TAI) / (2 * HOUR_NS);
+	q = policy_quota_get();
+	ck_assert_uint_ge(q.period, t0);
+	ck_assert_uint_le(q.period, t1);
+	ck_assert_uint_eq(q.used, LEN);
+	ck_assert_uint_eq(quota_clock_get().period_ns, 2 * HOUR_NS);
+}
+END_TEST
+
 /* --- blocks -------------------------------------------------------------- */
 
 /* The packet of @dst whose rule passes is dropped as blocked, on the default counter. */
@@ -564,6 +636,7 @@ static Suite *quota_suite(void)
 	tcase_add_test(tc, test_quota_policy);
 	tcase_add_test(tc, test_quota_per_host);
 	tcase_add_test(tc, test_quota_rollover);
+	tcase_add_test(tc, test_quota_policy_clock);
 	tcase_add_test(tc, test_block_drops);
 	tcase_add_test(tc, test_block_packets);
 	tcase_add_test(tc, test_block_bytes);
