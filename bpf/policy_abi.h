@@ -476,10 +476,12 @@ struct pd_misc_stats {
  * so while jiffies (a load, inlined by the verifier) still read the same, the
  * reading stands: a packet reads the coarse clock (a helper call, 15-20 ns in
  * a VM with a TSC clocksource) once a tick per CPU, not once a packet. Every
- * time taken from here is a real reading, so never ahead of the clock; a
+ * time taken from here is a real reading, so never ahead of the clock. A
  * reading taken between the jiffies update and the timekeeper's is a tick
- * older than the coarse clock for the rest of that tick (kept only if it moved
- * from the last one, so the common case is caught and read again).
+ * older than the coarse clock; one equal to the reading kept is used but not
+ * kept, so the next packet reads again, which catches the common case of that
+ * race; a CPU idle for a tick or more may keep such a reading for the rest of
+ * the tick.
  */
 struct pd_clock {
 	__u64 jiffies; /* bpf_jiffies64() when ns was read */
