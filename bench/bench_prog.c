@@ -485,6 +485,25 @@ out:
 	return dropped;
 }
 
+/* The bytes the quota of a @guard variant counts for the packet's host or
+ * policy; ULLONG_MAX if there is no such count. */
+static unsigned long long quota_used(struct policy_bpf *skel, enum bench_guard guard)
+{
+	struct pd_hosts_key hkey = { .slot = BENCH_SLOT, .family = AF_INET };
+	__u32 dst = htonl(DST_ADDR), slot = BENCH_SLOT;
+	struct pd_policy_quota pq;
+	struct pd_host_state st;
+
+	memcpy(hkey.addr, &dst, sizeof(dst));
+	if (guard == GUARD_HOST)
+		return bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_hosts), &hkey, &st) ?
+			       ULLONG_MAX :
+			       st.quota_used;
+	return bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_policy_quota), &slot, &pq) ?
+		       ULLONG_MAX :
+		       pq.used;
+}
+
 /*
  * The measured path must be the one claimed: a pass by the 7th rule, counted, and
  * the destination cached (in epoch 0, slot BENCH_SLOT, its own address) where the
@@ -498,15 +517,11 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 lim
 {
 	bool deep = limit_burst == BURST_DEEP;
 	__u64 before, after, t;
-	struct pd_hosts_key skey = { .slot = BENCH_SLOT, .family = AF_INET };
-	struct pd_host_state state;
-	struct pd_policy_quota pquota;
 	struct pd_host_key hkey = { .counter = BENCH_MATCH_RULE, .family = AF_INET };
 	struct pd_bucket bucket;
 	bool cached_here = cache_off == CACHE_ON || cache_off == CACHE_NO_HITS, cache_ok;
 	int ncpus = libbpf_num_possible_cpus();
-	__u32 counter = BENCH_MATCH_RULE, retval, dst = htonl(DST_ADDR), cached_addr,
-	      slot = BENCH_SLOT;
+	__u32 counter = BENCH_MATCH_RULE, retval, dst = htonl(DST_ADDR), cached_addr;
 	struct pd_dcache_val cached = {}, *cpu_vals = NULL;
 	struct pd_counters *vals;
 	__u64 packets = 0;
@@ -582,18 +597,9 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 lim
 		err = -EPROTO;
 		goto out;
 	}
-	memcpy(skey.addr, &dst, sizeof(dst));
-	if (guard == GUARD_HOST &&
-	    (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_hosts), &skey, &state) ||
-	     state.quota_used != len - ETH_HLEN)) {
-		pr_err("no host state charged with the packet\n");
-		err = -EPROTO;
-		goto out;
-	}
-	if (guard == GUARD_POLICY_QUOTA &&
-	    (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_policy_quota), &slot, &pquota) ||
-	     pquota.used != len - ETH_HLEN)) {
-		pr_err("the policy's quota was not charged with the packet\n");
+	if (guard != GUARD_NONE && quota_used(skel, guard) != len - ETH_HLEN) {
+		pr_err("the %s quota was not charged with the packet\n",
+		       guard == GUARD_HOST ? "host's" : "policy's");
 		err = -EPROTO;
 		goto out;
 	}
