@@ -92,9 +92,9 @@ struct {
  * Parse the IPv4 destination in place, one lookup of its entry, the time (the
  * ns clock, or the coarse one as the policy program reads it: once a tick),
  * the blocked test, GCRA's test and compare-and-swap, the quota's atomic add
- * and test:
- * what every packet of a policy with a per-host limit, quota and block must
- * pay at the least, in one entry where policyd's program keeps three.
+ * and test: what every packet of a policy with a per-host limit, quota and
+ * block must pay at the least, in one entry where policyd's program keeps
+ * three.
  */
 static __always_inline int prims_stateful(struct __sk_buff *skb, int coarse)
 {

@@ -68,10 +68,11 @@ without a limit pay one byte test. Its burst is either 1,000 packets, a bucket
 deep, which reads the coarse clock the packet has read already: a bucket at
 least 16 ticks deep (PD_COARSE_TICKS; 64 ms with HZ=250) sees the time up to a
 tick late, passes at most a tick's worth of tokens more or fewer than exact over
-any span, and spares the ns clock, which costs 20-40 ns in these VMs. The check before the runs makes sure each bucket took the
-clock claimed. The "+ per-host quota + blocking" rows add, on the same policy, a
-per-host quota (2^62 bytes a day: every packet passes, checked after the runs)
-and a block after 500 drops within 10 s: each packet also pays, before the
+any span, and spares the ns clock, which costs 20-40 ns in these VMs. The check
+before the runs makes sure each bucket took the clock claimed. The "+ per-host
+quota + blocking" rows add, on the same policy, a per-host quota (2^62 bytes a
+day: every packet passes, checked after the runs) and a block after 500 drops
+within 10 s: each packet also pays, before the
 rules, a pd_hosts lookup and the blocked check (a call), and after them a
 second call with the quota's test of its period (the TAI clock only once a
 second per host, or at the period's end) and atomic add; blocks and quotas run

@@ -110,8 +110,7 @@ static void ring_flush(void)
 
 /* Everything the program may write: counters, buckets, quotas, blocks, the
  * per-host table, the event caps, the misc counters, the realms, the clocks'
- * readings; and an empty
- * ring, so that any record after it is new. */
+ * readings; and an empty ring, so that any record after it is new. */
 static struct snapshot snap_all(void)
 {
 	struct snapshot s = {};

@@ -270,6 +270,7 @@ START_TEST(test_quota_rollover)
 }
 END_TEST
 
+/* Slot 0's pd_quota_clock on TEST_CPU. */
 static struct pd_quota_clock quota_clock_get(void)
 {
 	struct pd_quota_clock qc;
