@@ -94,8 +94,8 @@ static __always_inline void pd_event_saddr(struct __sk_buff *skb, __u8 family, _
  * type. A PD_EV_SAMPLE record also carries the first caplen bytes of the packet.
  * Returns 1 if the record went into the ring, 0 if not (capped, ring full).
  *
- * A global function, as pd_limit: the verifier checks it once, and packets with
- * no event never pay for its size.
+ * A global function: the verifier checks it once, and packets with no event
+ * never pay for its size.
  */
 __noinline int pd_emit(struct __sk_buff *skb, const struct pd_dest_key *dkey,
 		       const struct pd_pkt *pkt, const struct pd_evinfo *info)

@@ -28,8 +28,7 @@
 
 /*
  * What pd_guard is told and tells besides the packet, the policy and the host's
- * state: a global function takes five arguments at most, so these travel in the
- * caller's struct pd_decision.
+ * state; it travels in the caller's struct pd_decision.
  */
 struct pd_guard_io {
 	struct pd_hosts_key hkey; /* in: the host's key in pd_hosts (slot: the policy's) */
@@ -58,11 +57,9 @@ static __always_inline void pd_hosts_key_of(struct pd_hosts_key *hkey,
  * its writes already; holding it from before the rules widens the window from
  * that to the rules' time.
  *
- * Inline in pd_decide's caller, on purpose: pd_decide gets the state as an
- * argument, which the verifier takes as one kind of pointer (maybe NULL)
- * whatever the caller had, so it still walks the rules' loop once. A lookup in
- * pd_decide would leave it NULL for some policies and a map value for others:
- * two kinds of state, and two walks.
+ * Inline in the program's entry, as are the blocked test and pd_guard: the
+ * rules' loop (pd_first_match, a global function) never sees the state, so the
+ * verifier walks it once, not once for a NULL state and once for a map value.
  */
 static __always_inline struct pd_host_state *pd_guard_prepare(const struct pd_policy *pol,
 							      const struct pd_dest_key *dkey,
@@ -78,11 +75,9 @@ static __always_inline struct pd_host_state *pd_guard_prepare(const struct pd_po
 
 /*
  * The host whose state is @st (NULL: none) is blocked at @now: its state says so
- * until a time still to come. A global function: the verifier checks it once,
- * and its caller does not split into a path for a NULL @st and one for a state
- * (and walk the rules' loop once more), as a test inline would make it.
+ * until a time still to come.
  */
-__noinline int pd_blocked(const struct pd_host_state *st, __u64 now)
+static __always_inline int pd_blocked(const struct pd_host_state *st, __u64 now)
 {
 	return st && *(const volatile __u64 *)&st->blocked_until > now;
 }
@@ -143,9 +138,8 @@ static __always_inline int pd_quota_explain(const struct pd_policy *pol,
  * policies with quota.bytes or block.kind set, never for a blocked host's
  * packet. Returns PD_GUARD_OK, PD_GUARD_QUOTA (over the quota: drop) or
  * PD_GUARD_TABLE_FULL (a passing packet, and no room in pd_hosts). A host that
- * becomes blocked gets its expiry in @io->until (for the caller's PD_EV_BLOCK
- * event: made here, the event's frame would sit on top of this one, past the
- * verifier's 512-byte stack).
+ * becomes blocked gets its expiry in @io->until, for the caller's PD_EV_BLOCK
+ * event.
  *
  * The quota charges passing packets only, and takes back what it drops, so used
  * is what passed (in monitor mode: what enforcing would have passed). The block
@@ -154,10 +148,10 @@ static __always_inline int pd_quota_explain(const struct pd_policy *pol,
  * With PD_GUARD_F_EXPLAIN nothing is created, charged or counted: the answer is
  * whether the quota would drop the packet; the block window is left alone.
  *
- * A global function, as pd_limit, for the same reasons.
+ * Inline, as pd_limit, and for the same reason.
  */
-__noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
-			struct pd_host_state *st, struct pd_guard_io *io)
+static __always_inline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
+				    struct pd_host_state *st, struct pd_guard_io *io)
 {
 	struct pd_host_state *qst; /* the per-host quota's state */
 	struct pd_quota_clock *qc = NULL; /* a per-policy quota's period, this CPU's */
@@ -167,8 +161,6 @@ __noinline int pd_guard(struct __sk_buff *skb, const struct pd_policy *pol,
 	__u32 how, slot;
 	__u8 kind;
 
-	if (!skb || !pol || !io)
-		return PD_GUARD_OK;
 	how = io->how;
 	slot = io->hkey.slot;
 	drop = !!(how & PD_GUARD_F_DROP);

@@ -82,12 +82,14 @@ static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
  * is what the bucket says now, and a host without a bucket gets
  * PD_LIMIT_NEW_HOST (it would start full).
  *
- * A global function, as pd_rule_matches_more and for the same reasons: the
- * verifier checks it once, and the rules without a limit (the loop tests
- * limit.kind before calling) pay nothing for it.
+ * Inline in the program's entry, after the rules' loop (pd_first_match) has
+ * decided which rule, if any, charges its limit: the verifier walks this once,
+ * not once per rule that can end the loop, and the packet pays no call (a
+ * call and return costs as much as a hash lookup's hashing on these CPUs; see
+ * bench/RESULTS.md).
  */
-__noinline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
-			const struct pd_dest_key *dkey, int explain, __u64 now_ns)
+static __always_inline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
+				    const struct pd_dest_key *dkey, int explain, __u64 now_ns)
 {
 	struct pd_host_key hkey __attribute__((aligned(8))) = {};
 	struct pd_bucket fresh;
@@ -96,8 +98,6 @@ __noinline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
 	__u32 mask4;
 	long err;
 
-	if (!skb || !rule || !dkey)
-		return PD_LIMIT_CONFORM;
 	if (rule->limit.kind == PD_LIMIT_BYTES) {
 		n = skb->len;
 	} else {

@@ -128,7 +128,10 @@ static __always_inline void pd_explain_out(struct __sk_buff *skb, __u32 slot, __
 	skb->cb[4] = 0;
 }
 
-/* What the policy decides for a packet: pd_decide's answer. */
+/*
+ * What the policy decides for a packet: pd_first_match's answer, which
+ * pd_enforce completes. "in" fields are the entry's, before either.
+ */
 struct pd_decision {
 	struct pd_pkt pkt; /* in: the packet, as parsed */
 	/* in: as pd_guard_prepare filled it (zeros for a policy without quota or
@@ -152,53 +155,40 @@ struct pd_decision {
 };
 
 /*
- * The verdict of the policy @pol for the packet @d->pkt to @dkey, into @d: a
- * blocked host's drop, or the first matching rule's verdict (or the default),
- * then its limit, then the quota and the block accounting. @st is the host's
- * state in pd_hosts and @d->g the rest, as pd_guard_prepare found and filled
- * them.
+ * The first rule of the policy @pol that matches the packet @d->pkt, into @d:
+ * its index (or PD_EV_RULE_NONE), counter, verdict and log flag, or the
+ * default's. Its limit, the quota and the block are pd_enforce's.
  *
- * A global function: the verifier checks it once, on its own. Inline, the code
- * after the loop (counting, events, explain) was walked once per rule that can
- * end the loop and went past the complexity limit; here the caller sees one
- * call, one outcome. The price is the call and the stores to @d.
+ * A global function, and the only one every governed packet calls: the
+ * verifier checks it once, on its own. Inline, the code after the loop
+ * (limit, quota, block, counting, events, explain) was walked once per rule
+ * that can end the loop and went past the complexity limit; here the caller
+ * sees one call, one outcome. The price is the call and the stores to @d.
  */
-__noinline int pd_decide(struct __sk_buff *skb, const struct pd_policy *pol,
-			 const struct pd_dest_key *dkey, struct pd_host_state *st,
-			 struct pd_decision *d)
+__noinline int pd_first_match(struct __sk_buff *skb, const struct pd_policy *pol,
+			      struct pd_decision *d)
 {
 	__u32 idx, nrules, i, reason = PD_REASON_DEFAULT, rule_idx = PD_EV_RULE_NONE;
-	__u32 xflags = 0;
-	int drop, limit = PD_LIMIT_CONFORM, table_full = 0, res, log = 0, explain;
+	int drop, log = 0;
 	const struct pd_rule *rule;
 	struct pd_pkt p;
-	__u64 now;
 
-	if (!skb || !pol || !dkey || !d)
+	if (!skb || !pol || !d)
 		return 0;
 	/* On this function's stack, as the rules' loop had it inline: read through
 	 * the argument, every port compare makes new states, past 1M instructions. */
 	p = d->pkt;
 	idx = d->idx;
-	explain = d->explain;
-	d->g.until = 0; /* pd_guard sets it if this packet gets the host blocked */
 	drop = pol->default_verdict == PD_DROP;
 	d->counter = pol->default_counter;
 	nrules = pol->nrules;
-	/* A blocked host: no rule is asked, and the count goes to the default counter. */
-	if (pol->block.kind != PD_BLOCK_NONE && pd_blocked(st, d->g.now)) {
-		drop = 1;
-		reason = PD_REASON_BLOCKED;
-		xflags = PD_EXPLAIN_F_BLOCKED;
-		goto out;
-	}
 	/*
 	 * A plain bounded loop: the verifier walks each iteration, but the states of
 	 * the non-matching branches within one iteration are equal and get pruned,
 	 * so 64 rules x 16 ranges stays far below the complexity limit (the code
 	 * after the loop is walked once per rule that can end it: keep it small,
 	 * and keep what it writes in @d, whose contents the verifier does not
-	 * track; the whole program took 136k instructions processed on 6.18, of
+	 * track; the whole program took 107k instructions processed on 6.18, of
 	 * 1M), and the JIT runs a tight loop with no per-rule indirect call as
 	 * bpf_loop() would cost.
 	 */
@@ -212,51 +202,65 @@ __noinline int pd_decide(struct __sk_buff *skb, const struct pd_policy *pol,
 			reason = PD_REASON_RULE;
 			rule_idx = i;
 			log = rule->flags & PD_RULE_LOG;
-			if (!drop && rule->limit.kind != PD_LIMIT_NONE) {
-				now = rule->limit.burst >= d->coarse_depth ? d->g.now :
-									     bpf_ktime_get_ns();
-				limit = pd_limit(skb, rule, dkey, explain, now);
-			}
 			break;
 		}
 	}
-	if (limit != PD_LIMIT_CONFORM) {
-		if (limit == PD_LIMIT_OVER) {
-			reason = PD_REASON_LIMIT;
-			xflags = PD_EXPLAIN_F_LIMIT_OVER;
-			drop = 1;
-		} else if (limit == PD_LIMIT_NEW_HOST) {
-			xflags = PD_EXPLAIN_F_NEW_HOST;
-		} else {
-			table_full = 1;
-			reason = PD_REASON_TABLE_FULL;
-			xflags = PD_EXPLAIN_F_TABLE_FULL;
-			drop = pol->table_full_verdict == PD_DROP;
+	d->reason = reason;
+	d->rule = rule_idx;
+	d->drop = drop;
+	d->log = log;
+	return 0;
+}
+
+/*
+ * After pd_first_match, for a host not blocked: the deciding pass rule's limit,
+ * then the quota and the block accounting of the policy @pol, for the packet
+ * to @dkey whose host's state in pd_hosts is @st (as pd_guard_prepare found
+ * it), into @d. Inline: the verifier walks it once, as it follows one outcome
+ * of pd_first_match, and the packet pays no call for it.
+ */
+static __always_inline void pd_enforce(struct __sk_buff *skb, const struct pd_policy *pol,
+				       const struct pd_dest_key *dkey, struct pd_host_state *st,
+				       struct pd_decision *d)
+{
+	const struct pd_rule *rule;
+	int limit, res;
+	__u64 now;
+
+	if (d->rule < PD_MAX_RULES && !d->drop) {
+		rule = &pol->rules[d->rule];
+		if (rule->limit.kind != PD_LIMIT_NONE) {
+			now = rule->limit.burst >= d->coarse_depth ? d->g.now : bpf_ktime_get_ns();
+			limit = pd_limit(skb, rule, dkey, d->explain, now);
+			if (limit == PD_LIMIT_OVER) {
+				d->reason = PD_REASON_LIMIT;
+				d->xflags = PD_EXPLAIN_F_LIMIT_OVER;
+				d->drop = 1;
+			} else if (limit == PD_LIMIT_NEW_HOST) {
+				d->xflags = PD_EXPLAIN_F_NEW_HOST;
+			} else if (limit == PD_LIMIT_TABLE_FULL) {
+				d->table_full = 1;
+				d->reason = PD_REASON_TABLE_FULL;
+				d->xflags = PD_EXPLAIN_F_TABLE_FULL;
+				d->drop = pol->table_full_verdict == PD_DROP;
+			}
 		}
 	}
 	/* Policies without quota or block pay this test and nothing more. */
 	if (pol->quota.bytes || pol->block.kind != PD_BLOCK_NONE) {
-		d->g.how = (drop ? PD_GUARD_F_DROP : 0) | (explain ? PD_GUARD_F_EXPLAIN : 0);
+		d->g.how = (d->drop ? PD_GUARD_F_DROP : 0) | (d->explain ? PD_GUARD_F_EXPLAIN : 0);
 		res = pd_guard(skb, pol, st, &d->g);
 		if (res == PD_GUARD_QUOTA) {
-			drop = 1;
-			reason = PD_REASON_QUOTA;
-			xflags |= PD_EXPLAIN_F_QUOTA;
+			d->drop = 1;
+			d->reason = PD_REASON_QUOTA;
+			d->xflags |= PD_EXPLAIN_F_QUOTA;
 		} else if (res == PD_GUARD_TABLE_FULL) {
-			table_full = 1;
-			reason = PD_REASON_TABLE_FULL;
-			xflags |= PD_EXPLAIN_F_TABLE_FULL;
-			drop = pol->table_full_verdict == PD_DROP;
+			d->table_full = 1;
+			d->reason = PD_REASON_TABLE_FULL;
+			d->xflags |= PD_EXPLAIN_F_TABLE_FULL;
+			d->drop = pol->table_full_verdict == PD_DROP;
 		}
 	}
-out:
-	d->reason = reason;
-	d->rule = rule_idx;
-	d->xflags = xflags;
-	d->drop = drop;
-	d->table_full = table_full;
-	d->log = log;
-	return 0;
 }
 
 /*
@@ -266,8 +270,8 @@ out:
  * packet got its host blocked.
  *
  * A global function: only packets that may make an event pay the call, and its
- * frame is not on the stack of the calls below pd_decide (the verifier's 512
- * bytes are for the deepest chain of calls).
+ * frame (and pd_emit's) sits on the entry's alone, never on pd_first_match's
+ * (the verifier's 512 bytes are for the deepest chain of calls).
  */
 __noinline int pd_events_of(struct __sk_buff *skb, const struct pd_policy *pol,
 			    const struct pd_dest_key *key, const struct pd_pkt *pkt,
@@ -389,7 +393,17 @@ int policyd_out(struct __sk_buff *skb)
 	d.coarse_depth =
 		cfg->coarse_ns ? ((__u64)cfg->coarse_ns * PD_COARSE_TICKS) << PD_TIME_SHIFT : ~0ull;
 	hstate = pd_guard_prepare(pol, &key, slot, &d.g);
-	pd_decide(skb, pol, &key, hstate, &d);
+	/* A blocked host: no rule is asked, and the count goes to the default counter. */
+	if (pol->block.kind != PD_BLOCK_NONE && pd_blocked(hstate, d.g.now)) {
+		d.drop = 1;
+		d.reason = PD_REASON_BLOCKED;
+		d.xflags = PD_EXPLAIN_F_BLOCKED;
+		d.counter = pol->default_counter;
+		d.rule = PD_EV_RULE_NONE;
+	} else {
+		pd_first_match(skb, pol, &d);
+		pd_enforce(skb, pol, &key, hstate, &d);
+	}
 	drop = d.drop;
 	/* An index into the counters' reasons: bounded where the verifier sees it. */
 	reason = d.reason;
@@ -434,7 +448,7 @@ int policyd_out(struct __sk_buff *skb)
 	if (every && bpf_get_prandom_u32() % every == 0)
 		d.sample = 1;
 	/* A passing packet with no log rule and no sample pays these tests only
-	 * (here, not in pd_decide, whose end the verifier walks once per rule). */
+	 * (here, not in pd_first_match, whose end the verifier walks once per rule). */
 	if (drop || would_drop || d.log || d.sample || d.g.until)
 		pd_events_of(skb, pol, &key, &d.pkt, &d);
 
