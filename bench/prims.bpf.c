@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The primitives of the data-path benchmark: what one clock read and one hash
- * lookup cost in an LWT_OUT program on this machine, and the least a program
- * keeping a per-host limit, quota and block must do, to tell the policy's cost
- * apart from the cost of what any program doing its job must call.
+ * The primitives of the data-path benchmark: what one clock read, one hash
+ * lookup and one call of a global function cost in an LWT_OUT program on this
+ * machine, and the least a program keeping a per-host limit, quota and block
+ * must do, to tell the policy's cost apart from the cost of what any program
+ * doing its job must call.
  */
 #include <linux/bpf.h>
 #include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 
 #include "bpf/clock.bpf.h"
+#include "bench/prims.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -57,14 +59,21 @@ int bench_hash_lookup(struct __sk_buff *skb)
 }
 
 /*
- * The least per-host state a limit, a quota and a block need, in one entry per
- * destination: no rules, no counters, no events, no IPv6, no explain.
+ * A BPF-to-BPF call: the frame, the call and the return (through the return
+ * thunk where the kernel mitigates return-address speculation) of a global
+ * function, which the verifier checks on its own and never inlines.
  */
-struct prims_host {
-	__u64 tat; /* GCRA, in 1/16 ns as pd_bucket */
-	__u64 quota_used;
-	__u64 blocked_until;
-};
+__noinline int prims_callee(struct __sk_buff *skb)
+{
+	return skb ? skb->len : 0;
+}
+
+SEC("lwt_out")
+int bench_call(struct __sk_buff *skb)
+{
+	prims_sink = prims_callee(skb);
+	return BPF_OK;
+}
 
 /* Keyed by the IPv4 destination, as pd_dcache4; bench_prog inserts the one host. */
 struct {
@@ -89,28 +98,15 @@ struct {
 #define PRIMS_QUOTA (1ull << 62)
 
 /*
- * Parse the IPv4 destination in place, one lookup of its entry, the time (the
- * ns clock, or the coarse one as the policy program reads it: once a tick),
- * the blocked test, GCRA's test and compare-and-swap, the quota's atomic add
- * and test: what every packet of a policy with a per-host limit, quota and
- * block must pay at the least, in one entry where policyd's program keeps
- * three.
+ * The limit, quota and block of the host @h at the packet's time: the coarse
+ * clock as the policy program reads it (once a tick), or the ns clock.
  */
-static __always_inline int prims_stateful(struct __sk_buff *skb, int coarse)
+static __always_inline int prims_charge(struct __sk_buff *skb, struct prims_host *h, int coarse)
 {
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	const struct iphdr *ip = data;
-	struct prims_host *h;
 	struct pd_clock *clock;
 	__u64 now, tat, base;
-	__u32 daddr, zero = 0;
+	__u32 zero = 0;
 
-	if ((void *)(ip + 1) > end)
-		return BPF_OK;
-	daddr = ip->daddr;
-	h = bpf_map_lookup_elem(&prims_hosts, &daddr);
-	if (!h)
-		return BPF_OK;
 	if (coarse) {
 		clock = bpf_map_lookup_elem(&prims_clock, &zero);
 		if (!clock)
@@ -131,6 +127,28 @@ static __always_inline int prims_stateful(struct __sk_buff *skb, int coarse)
 	return BPF_OK;
 }
 
+/*
+ * Parse the IPv4 destination in place, one lookup of its entry, the time, the
+ * blocked test, GCRA's test and compare-and-swap, the quota's atomic add and
+ * test: what every packet of a policy with a per-host limit, quota and block
+ * must pay at the least, in one entry where policyd's program keeps three.
+ */
+static __always_inline int prims_stateful(struct __sk_buff *skb, int coarse)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	const struct iphdr *ip = data;
+	struct prims_host *h;
+	__u32 daddr;
+
+	if ((void *)(ip + 1) > end)
+		return BPF_OK;
+	daddr = ip->daddr;
+	h = bpf_map_lookup_elem(&prims_hosts, &daddr);
+	if (!h)
+		return BPF_OK;
+	return prims_charge(skb, h, coarse);
+}
+
 SEC("lwt_out")
 int bench_stateful_coarse(struct __sk_buff *skb)
 {
@@ -141,4 +159,40 @@ SEC("lwt_out")
 int bench_stateful_ns(struct __sk_buff *skb)
 {
 	return prims_stateful(skb, 0);
+}
+
+/* The hosts' entries in sets of an array (bench/prims.h); bench_prog puts the one host in. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PRIMS_WAYS << PRIMS_SETS_SHIFT);
+	__type(key, __u32);
+	__type(value, struct prims_slot);
+} prims_table SEC(".maps");
+
+/*
+ * As bench_stateful_coarse, but the host's entry is found by the program: the
+ * set its key hashes to, searched way by way. An array's lookup is inlined by
+ * the verifier, so the packet calls no helper but the clock's once a tick: what
+ * the job costs once no kernel hash table is on its path.
+ */
+SEC("lwt_out")
+int bench_stateful_table(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	const struct iphdr *ip = data;
+	struct prims_slot *slot;
+	__u32 set, i, idx;
+	__u64 key;
+
+	if ((void *)(ip + 1) > end)
+		return BPF_OK;
+	key = prims_key_of(ip->daddr);
+	set = prims_set_of(key);
+	for (i = 0; i < PRIMS_WAYS; i++) {
+		idx = set * PRIMS_WAYS + i;
+		slot = bpf_map_lookup_elem(&prims_table, &idx);
+		if (slot && *(volatile __u64 *)&slot->key == key)
+			return prims_charge(skb, &slot->host, 1);
+	}
+	return BPF_OK;
 }

@@ -40,10 +40,15 @@ cat >"$section" <<EOF
 $table
 
 The floor is an empty LWT_OUT program; hist is the kernel document's example
-(per-CPU hash of log2(len), bench/hist.bpf.c). The three primitives
+(per-CPU hash of log2(len), bench/hist.bpf.c). The four primitives
 (bench/prims.bpf.c) do one thing each and store its result: a bpf_ktime_get_ns
 read, a bpf_ktime_get_coarse_ns read, a lookup found in a hash map with a 24-byte
-key (the size of pd_host_buckets' and pd_hosts' keys). The two "least per-host
+key (the size of pd_host_buckets' and pd_hosts' keys), a call of a global BPF
+function that returns the packet's length (the call, the callee's frame and the
+return: a function the verifier checks on its own is never inlined, and where
+the kernel mitigates return-address speculation, as on these AMD CPUs with
+Safe RET, every return goes through a thunk; a hash lookup's path in the
+kernel makes several such returns). The two "least per-host
 limit + quota + block" rows (bench/prims.bpf.c, bench_stateful_ns and _coarse)
 are the least a program doing the stateful rows' job can do, so the policy's
 cost can be told from the job's: the IPv4 destination read in place, one lookup
@@ -53,7 +58,14 @@ program reads it, bpf/clock.bpf.h), the blocked test, GCRA's test and
 compare-and-swap and the quota's atomic add and test, all in that one entry; no
 rules, no counters, no policy, no IPv6, no events (bench_prog checks that a run
 charges the host). The policy program keeps that state in three tables (the
-per-host table, pd_hosts, pd_host_buckets): three lookups. The policy program
+per-host table, pd_hosts, pd_host_buckets): three lookups. The third "least"
+row (bench_stateful_table) does the coarse one's job with the host's entry in
+an array that the program searches itself: the set of 4 slots its address
+hashes to, slot by slot (the host in the last one), with the verifier's
+inlined array lookups, so that no helper but the clock's, once a tick, is
+called: what the job costs with no kernel hash table on its path, and so what
+a data path that found its per-host state without hash helpers could come
+down to. The policy program
 runs an 8-rule IPv4 policy whose 7th rule matches, with 1, 1,000 or 100,000 random
 distinct destination prefixes (mostly /24s, the rest /8 to /32) in pd_dest, the
 packet's destination inside one of them. Its rules test proto and dport only (the
@@ -61,9 +73,10 @@ packet's destination inside one of them. Its rules test proto and dport only (th
 testing any of those, or src, goes on to a separate function, which these do not
 reach). The "per-host packet limit" rows give that 7th rule a per-host packet
 limit of 1e9 packets/s (every packet conforms, which is checked after the runs),
-so each packet also pays the limit's whole path: the call, the clock, the
-pd_host_buckets hash lookup, the GCRA test and the compare-and-swap; rules
-without a limit pay one byte test. Its burst is either 1,000 packets, a bucket
+so each packet also pays the limit's whole path: the clock, the
+pd_host_buckets hash lookup, the GCRA test and the compare-and-swap (inline,
+after the rules' loop, which is the one global function a packet calls);
+rules without a limit pay one byte test. Its burst is either 1,000 packets, a bucket
 1 us deep, which reads the ns clock (bpf_ktime_get_ns), or 1e9 packets, 1 s
 deep, which reads the coarse clock the packet has read already: a bucket at
 least 16 ticks deep (PD_COARSE_TICKS; 64 ms with HZ=250) sees the time up to a
@@ -73,9 +86,9 @@ before the runs makes sure each bucket took the clock claimed. The "+ per-host
 quota + blocking" rows add, on the same policy, a per-host quota (2^62 bytes a
 day: every packet passes, checked after the runs) and a block after 500 drops
 within 10 s: each packet also pays, before the
-rules, a pd_hosts lookup and the blocked check (a call), and after them a
-second call with the quota's test of its period (the TAI clock only once a
-second per host, or at the period's end) and atomic add; blocks and quotas run
+rules, a pd_hosts lookup and the blocked check, and after them the quota's
+test of its period (the TAI clock only once a second per host, or at the
+period's end) and atomic add, inline as the limit; blocks and quotas run
 on the coarse clock. Policies with neither pay a few tests.
 Each policy program is checked to take that path
 (and to have cached the destination, where the cache is on) before it is timed;
@@ -112,7 +125,7 @@ correctness. The row before the last samples one packet in 1,000 at random
 into the event ring (128 bytes of each; the ring is drained between runs,
 untimed): the cost of sampling, spread over the packets. The last gives the
 cache hit's policy a per-policy quota (2^62 bytes a day): each packet also
-pays pd_guard's call, the period test against this CPU's reading of it
+pays pd_guard (inline), the period test against this CPU's reading of it
 (pd_quota_clock: the TAI clock is read once a second per CPU) and the atomic
 add on the policy's count.
 <!-- bench:datapath:end -->
