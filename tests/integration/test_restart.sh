@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The daemon stops and starts again: enforcement never stops while it is
-# down, counters survive, routes move to the newly loaded program.
+# down, counters survive, routes move to the newly loaded program; and so
+# after an upgrade that brings maps the old pins lack.
 set -eu
 . "$(dirname "$0")/lib.sh"
 trap sandbox_teardown EXIT
@@ -41,14 +42,28 @@ assert_eq "one route for the prefix" 1 "$(in_r ip route show 198.18.2.0/24 | wc 
 send_udp 198.18.2.1 9000 3
 assert_eq "enforced by the new program" 13 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
 
+# An upgrade from a build without some of today's maps (pd_clock and
+# pd_quota_clock came later): the missing pins are made, the others reused.
+policyd_stop
+rm "$SB_DIR/bpffs/policyd/pd_clock" "$SB_DIR/bpffs/policyd/pd_quota_clock"
+policyd_start
+for m in pd_clock pd_quota_clock; do
+	[ -e "$SB_DIR/bpffs/policyd/$m" ] || fail "$m not pinned again after the upgrade"
+done
+assert_eq "drops kept across the upgrade" 13 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
+send_udp 198.18.2.1 9000 1
+send_udp 198.18.2.1 53 1
+assert_eq "enforced after the upgrade" 14 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
+assert_eq "passes counted after the upgrade" 3 "$(stat_of r .totals.passed.packets)"
+
 # SIGHUP re-applies the saved policy: same counters, same routes.
 kill -HUP "$PD_PID"
 sleep 0.5
-assert_eq "counters after SIGHUP" 13 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
+assert_eq "counters after SIGHUP" 14 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
 assert_eq "policies after SIGHUP" r "$("$POLICYCTL" --json list | jq -r '.policies[].policy')"
 
 # Re-applying a new version keeps the counters of rules whose names stay.
 sed -i 's/dport: 9000/dport: [9000, 9001]/' "$SB_DIR/r.yaml"
 "$POLICYCTL" apply "$SB_DIR/r.yaml" >/dev/null
 send_udp 198.18.2.1 9001 2
-assert_eq "counter kept by rule name" 15 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
+assert_eq "counter kept by rule name" 16 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
