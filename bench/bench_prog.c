@@ -647,6 +647,22 @@ static int sample_seen(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* One run of the primitive @fd must leave @want in prims_sink. */
+static int sink_check(struct prims *prims, int fd, const uint8_t *pkt, size_t len, __u64 want,
+		      const char *what)
+{
+	__u32 retval;
+	double ns;
+	int err;
+
+	err = run_prog(fd, pkt, len, 1, &retval, &ns, NULL);
+	if (err || prims->bss->prims_sink != want) {
+		pr_err("%s program %s\n", what, err ? strerror(-err) : "left another value");
+		return err ? err : -EPROTO;
+	}
+	return 0;
+}
+
 /*
  * The least stateful programs must take their whole path: the one host they
  * know is the packet's destination, and each run charges its quota and moves
@@ -825,7 +841,6 @@ int main(int argc, char **argv)
 	unsigned long long samples = 0, lost;
 	unsigned int i, r, ncases = 0;
 	__u32 retval;
-	double ns;
 	uint8_t pkt[ETH_HLEN + PKT_IP_LEN];
 	size_t len;
 	int opt, err = 0;
@@ -907,21 +922,13 @@ int main(int argc, char **argv)
 		pr_err("prims_hash update: %s\n", strerror(-err));
 		goto out;
 	}
-	/* The lookup measured must find its key. */
-	err = run_prog(cases[ROW_LOOKUP].prog_fd, pkt, len, 1, &retval, &ns, NULL);
-	if (err || prims->bss->prims_sink != pval) {
-		pr_err("the hash lookup program %s\n", err ? strerror(-err) : "missed its key");
-		err = err ? err : -EPROTO;
-		goto out;
-	}
-	/* The call measured must have been made. */
-	err = run_prog(cases[ROW_CALL].prog_fd, pkt, len, 1, &retval, &ns, NULL);
-	if (err || prims->bss->prims_sink != len - ETH_HLEN) {
-		pr_err("the call program %s\n", err ? strerror(-err) : "returned another value");
-		err = err ? err : -EPROTO;
-		goto out;
-	}
-	err = stateful_check(prims, pkt, len);
+	/* The lookup measured must find its key, the call return the IP length. */
+	err = sink_check(prims, cases[ROW_LOOKUP].prog_fd, pkt, len, pval, "the hash lookup");
+	if (!err)
+		err = sink_check(prims, cases[ROW_CALL].prog_fd, pkt, len, len - ETH_HLEN,
+				 "the call");
+	if (!err)
+		err = stateful_check(prims, pkt, len);
 	if (err)
 		goto out;
 	/* One skeleton (own maps) per variant, so that every round measures all. */
