@@ -30,6 +30,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpf/policy_abi.h"
+#include "lib/hostset.h"
 #include "lib/log.h"
 #include "empty.skel.h"
 #include "hist.skel.h"
@@ -52,7 +53,7 @@
 /* Values of the policy program's pd_cache_off (bpf/policy.bpf.c). */
 #define CACHE_ON 0
 #define CACHE_BYPASS 1 /* the trie on every packet */
-#define CACHE_NO_HITS 2 /* every hit ignored: lookup, trie, insert, lookup on every packet */
+#define CACHE_NO_HITS 2 /* every hit ignored: the set, the trie and a claim on every packet */
 #define CACHE_NEW_HOSTS 3 /* the cache sees a random address: a new host on every packet */
 
 /* The sampling variant: one packet in SAMPLE_EVERY, SAMPLE_SNAPLEN bytes of it. */
@@ -62,10 +63,10 @@
 /*
  * The policy programs measured, each with its own maps. test_run repeats one
  * packet, so with the cache on every run after the first is a hit. The miss path
- * is measured by a build that ignores hits (its BPF_NOEXIST insert finds the one
- * entry: a free-list pop and push, then the second lookup and the claim), and
- * traffic to ever new hosts by one whose cache key is random (a lookup that
- * misses and an insert that evicts, in a full table).
+ * is measured by a build that ignores hits (the set's compares, the trie, and the
+ * claim of the way found, its counters zeroed), and traffic to ever new hosts by
+ * one whose table address is random (compares that miss and a claim that evicts,
+ * in a full set).
  */
 /*
  * The limit of the "limit" variants: 1e9 packets/s, far above what one CPU can
@@ -99,8 +100,7 @@ static const struct policy_variant {
 	{ "policy, cache hit", 1, CACHE_ON, 0, GUARD_NONE, 0 },
 	{ "policy, cache hit", 1000, CACHE_ON, 0, GUARD_NONE, 0 },
 	{ "policy, cache hit", 100000, CACHE_ON, 0, GUARD_NONE, 0 },
-	{ "policy, cache miss path (lookup + trie + insert + lookup)", 100000, CACHE_NO_HITS, 0,
-	  GUARD_NONE, 0 },
+	{ "policy, cache miss path (set + trie + claim)", 100000, CACHE_NO_HITS, 0, GUARD_NONE, 0 },
 	{ "policy, a new host every packet (cache full, evicting)", 100000, CACHE_NEW_HOSTS, 0,
 	  GUARD_NONE, 0 },
 	{ "policy, trie only (cache bypassed)", 100000, CACHE_BYPASS, 0, GUARD_NONE, 0 },
@@ -168,18 +168,15 @@ struct bench_opts {
 	unsigned int repeat;
 	unsigned int rounds;
 	unsigned int seed;
-	const char *lru; /* NULL, "common" or "percpu": the caches' LRU flavour */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bench_prog [-r REPEAT] [-n ROUNDS] [-s SEED] [-l common|percpu]\n"
+		"usage: bench_prog [-r REPEAT] [-n ROUNDS] [-s SEED]\n"
 		"  -r REPEAT  BPF_PROG_TEST_RUN repeat per sample (default 2000000, min 1000000)\n"
 		"  -n ROUNDS  samples per program; the median is reported (default 9)\n"
-		"  -s SEED    seed of the random prefixes (default 1)\n"
-		"  -l LRU     the destination caches' LRU list: common or percpu\n"
-		"             (BPF_F_NO_COMMON_LRU); default: as the program declares them\n");
+		"  -s SEED    seed of the random prefixes (default 1)\n");
 }
 
 static int parse_uint(const char *s, unsigned int *out)
@@ -517,8 +514,8 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 lim
 	struct pd_bucket bucket;
 	bool cached_here = cache_off == CACHE_ON || cache_off == CACHE_NO_HITS, cache_ok;
 	int ncpus = libbpf_num_possible_cpus();
-	__u32 counter = BENCH_MATCH_RULE, retval, dst = htonl(DST_ADDR), cached_addr;
-	struct pd_dcache_val cached = {}, *cpu_vals = NULL;
+	__u32 counter = BENCH_MATCH_RULE, retval, dst = htonl(DST_ADDR);
+	struct pd_host_way cached = {}, *ways = NULL;
 	struct pd_counters *vals;
 	__u64 packets = 0;
 	double ns;
@@ -527,8 +524,8 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 lim
 	if (ncpus < 0)
 		return ncpus;
 	vals = calloc(ncpus, sizeof(*vals));
-	cpu_vals = calloc(ncpus, sizeof(*cpu_vals));
-	if (!vals || !cpu_vals) {
+	ways = calloc(ncpus, sizeof(*ways));
+	if (!vals || !ways) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -552,28 +549,26 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 lim
 		err = -EPROTO;
 		goto out;
 	}
-	/* The per-host table is per CPU: the value of the CPU the run took holds the
-	 * host (its address), the others zeros. */
-	err = bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_dcache4), &dst, cpu_vals) ? -errno : 0;
-	for (cpu = 0; !err && cpu < ncpus; cpu++) {
-		memcpy(&cached_addr, cpu_vals[cpu].addr, sizeof(cached_addr));
-		if (cached_addr == dst) {
-			cached = cpu_vals[cpu];
+	/* The per-host table is per CPU: the copy of the set of the CPU the run took
+	 * holds the host, the others none. */
+	err = host_ways_read(bpf_map__fd(skel->maps.pd_dcache4),
+			     bpf_map__fd(skel->maps.pd_host_seed),
+			     bpf_map__max_entries(skel->maps.pd_dcache4), AF_INET,
+			     (const uint8_t *)&dst, ncpus, ways);
+	for (cpu = 0; err > 0 && cpu < ncpus; cpu++) {
+		if (ways[cpu].packets) {
+			cached = ways[cpu];
 			break;
 		}
 	}
-	/* An entry not holding its own address is never a hit: the timed runs would miss. */
-	memcpy(&cached_addr, cached.addr, sizeof(cached_addr));
 	if (cached_here)
-		cache_ok = !err && cached.epoch == 0 && cached.slot == BENCH_SLOT &&
-			   cached_addr == dst && cached.packets == 1 &&
-			   cached.bytes == len - ETH_HLEN;
+		cache_ok = err == 1 && cached.epoch == 0 && cached.slot == BENCH_SLOT &&
+			   cached.packets == 1 && cached.bytes == len - ETH_HLEN;
 	else
-		cache_ok = err == -ENOENT;
+		cache_ok = err == 0;
 	if (!cache_ok) {
-		pr_err("unexpected per-host entry: lookup %s, epoch %u, slot %u, address %s, packets %llu\n",
-		       strerror(-err), cached.epoch, cached.slot,
-		       cached_addr == dst ? "right" : "wrong", (unsigned long long)cached.packets);
+		pr_err("unexpected per-host entry: %d CPUs hold it, epoch %u, slot %u, packets %llu\n",
+		       err, cached.epoch, cached.slot, (unsigned long long)cached.packets);
 		err = -EPROTO;
 		goto out;
 	}
@@ -599,10 +594,11 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 lim
 		err = -EPROTO;
 		goto out;
 	}
-	/* New hosts: fill the cache first, so that every timed insert evicts. */
+	/* New hosts: fill the cache first, so that every timed claim evicts. */
 	if (cache_off == CACHE_NEW_HOSTS) {
 		err = run_prog(bpf_program__fd(skel->progs.policyd_out), pkt, len,
-			       2 * bpf_map__max_entries(skel->maps.pd_dcache4), &retval, &ns, NULL);
+			       2 * PD_HOST_WAYS * bpf_map__max_entries(skel->maps.pd_dcache4),
+			       &retval, &ns, NULL);
 		if (err) {
 			pr_err("test_run: %s\n", strerror(-err));
 			goto out;
@@ -610,7 +606,7 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 lim
 	}
 	err = 0;
 out:
-	free(cpu_vals);
+	free(ways);
 	free(vals);
 	return err;
 }
@@ -707,23 +703,15 @@ static int stateful_check(struct prims *prims, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
-/* Open, set the cache switch and LRU flavour, load; NULL (errno set) on failure. */
-static struct policy_bpf *policy_load(const struct bench_opts *o, __u32 cache_off)
+/* Open, set the cache switch, load; NULL (errno set) on failure. */
+static struct policy_bpf *policy_load(__u32 cache_off)
 {
 	struct policy_bpf *skel = policy_bpf__open();
-	__u32 flags;
 	int err;
 
 	if (!skel)
 		return NULL;
 	skel->rodata->pd_cache_off = cache_off;
-	if (o->lru) {
-		flags = bpf_map__map_flags(skel->maps.pd_dcache4) & ~BPF_F_NO_COMMON_LRU;
-		if (!strcmp(o->lru, "percpu"))
-			flags |= BPF_F_NO_COMMON_LRU;
-		bpf_map__set_map_flags(skel->maps.pd_dcache4, flags);
-		bpf_map__set_map_flags(skel->maps.pd_dcache6, flags);
-	}
 	err = policy_bpf__load(skel);
 	if (err) {
 		policy_bpf__destroy(skel);
@@ -759,9 +747,8 @@ static void print_table(const struct bench_opts *o, struct bench_case *cases, un
 
 	printf("BPF_PROG_TEST_RUN of a %u-byte IPv4 UDP packet, repeat %u, median of %u rounds;\n"
 	       "the programs take turns within each round. ns/packet is the kernel's figure\n"
-	       "(whole ns); wall ns/packet divides the syscall's wall-clock time.%s%s\n\n",
-	       PKT_IP_LEN, o->repeat, o->rounds, o->lru ? " Caches: LRU " : "",
-	       o->lru ? o->lru : "");
+	       "(whole ns); wall ns/packet divides the syscall's wall-clock time.\n\n",
+	       PKT_IP_LEN, o->repeat, o->rounds);
 	printf("| program | prefixes | ns/packet | min | max | wall ns/packet | x empty | x hist |\n");
 	printf("|---|--:|--:|--:|--:|--:|--:|--:|\n");
 	for (i = 0; i < ncases; i++) {
@@ -847,7 +834,7 @@ int main(int argc, char **argv)
 
 	log_init("bench_prog", LOG_LEVEL_INFO);
 	log_hook_libbpf();
-	while ((opt = getopt(argc, argv, "r:n:s:l:h")) != -1) {
+	while ((opt = getopt(argc, argv, "r:n:s:h")) != -1) {
 		switch (opt) {
 		case 'r':
 			err = parse_uint(optarg, &o.repeat);
@@ -857,13 +844,6 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			err = parse_uint(optarg, &o.seed);
-			break;
-		case 'l':
-			if (strcmp(optarg, "common") && strcmp(optarg, "percpu")) {
-				pr_err("-l %s: expected common or percpu\n", optarg);
-				return EXIT_FAILURE;
-			}
-			o.lru = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -933,7 +913,7 @@ int main(int argc, char **argv)
 		goto out;
 	/* One skeleton (own maps) per variant, so that every round measures all. */
 	for (i = 0; i < NPOLICY; i++) {
-		pol[i] = policy_load(&o, variants[i].cache_off);
+		pol[i] = policy_load(variants[i].cache_off);
 		if (!pol[i]) {
 			err = -errno;
 			pr_err("loading the policy program: %s\n", strerror(-err));

@@ -52,13 +52,14 @@ kernel makes several such returns). The two "least per-host
 limit + quota + block" rows (bench/prims.bpf.c, bench_stateful_ns and _coarse)
 are the least a program doing the stateful rows' job can do, so the policy's
 cost can be told from the job's: the IPv4 destination read in place, one lookup
-of the host's entry (an LRU hash keyed by the address, as pd_dcache4), the
+of the host's entry (an LRU hash keyed by the address, as pd_dcache4 was), the
 time (the ns clock, or the coarse clock read once a tick per CPU as the policy
 program reads it, bpf/clock.bpf.h), the blocked test, GCRA's test and
 compare-and-swap and the quota's atomic add and test, all in that one entry; no
 rules, no counters, no policy, no IPv6, no events (bench_prog checks that a run
-charges the host). The policy program keeps that state in three tables (the
-per-host table, pd_hosts, pd_host_buckets): three lookups. The third "least"
+charges the host). The policy program keeps that state in three tables: the
+per-host table, whose set it finds itself (below), and two hash tables,
+pd_hosts and pd_host_buckets: two hash lookups. The third "least"
 row (bench_stateful_table) does the coarse one's job with the host's entry in
 an array that the program searches itself: the set of 4 slots its address
 hashes to, slot by slot (the host in the last one), with the verifier's
@@ -96,30 +97,31 @@ every program must return BPF_OK.
 
 The per-host table: the program keeps, per destination address and CPU, the
 result of the pd_dest trie lookup and the host's counters (packets, bytes, drops
-by reason, last seen by the coarse clock) in an LRU per-CPU hash (pd_dcache4 and
-pd_dcache6, \`policyd --hosts\` entries each, 65,536 here; one LRU list per CPU),
-tagged with the epoch of the apply it was made in, so an apply makes every lookup
-stale at once (the counters stay), and holding the address it was made for: the
-kernel may reuse an evicted element for another host while a packet on another
-CPU still reads it, so a hit needs the epoch and the address to match (one 64-bit
-load for epoch and slot, then the address: a 32-bit compare for IPv4, two 64-bit
-ones for IPv6). The first packet to a host ever takes the miss path: a table
-lookup, the trie lookup, an insert and a second lookup; the first after an apply,
-the lookup, the trie and a retag in place; the packets after it take the hit
-path, one hash lookup and those two checks whatever the number of prefixes, and
-the host's counting (the coarse clock and four adds). test_run repeats one
-packet, so the "cache hit" rows are the hit path. The miss path is measured by a
-build of the same program (a load-time switch, \`pd_cache_off\`, that the daemon
-leaves off) that ignores every entry it finds (its insert then finds the entry
-there: the kernel's free-list pop and push, as a real insert's); "a new host every
-packet" by one whose table key is a random address, so each packet misses and its
-insert evicts from a full table; "trie only" by one that bypasses the table (and
-counts no host). For traffic to a few hosts per prefix (the usual case: flows of
-many packets) nearly every packet is a hit and the cost no longer grows with the
-number of prefixes. Traffic to many distinct hosts, more than the table holds or
-each seen once (a scan, a flood to random addresses), pays the miss path with an
-eviction on every packet: more than the trie alone, the price of the LRU insert.
-The table is a net gain in time while the share of packets that hit stays above
+by reason, last seen by the coarse clock) in a per-CPU array of sets of 4 ways
+(pd_dcache4 and pd_dcache6, \`policyd --hosts\` hosts each and CPU, 65,536
+here: 16,384 sets), tagged with the epoch of the apply it was made in, so an
+apply makes every lookup stale at once (the counters stay). The program finds
+the host itself: a seeded hash of the address (two multiplies) picks the set,
+an array lookup the verifier inlines reads this CPU's copy, and the 4 addresses
+at its head are compared (a 32-bit compare each for IPv4, two 64-bit ones for
+IPv6): no helper call, no kernel hash. The first packet to a host ever takes
+the miss path: the set's compares, the trie lookup, and a claim of a free way
+(or of the way whose last packet is oldest: an eviction); the first after an
+apply, the compares, the trie and a retag in place; the packets after it take
+the hit path, the compares and the epoch's test whatever the number of
+prefixes, and the host's counting (the coarse clock and four adds). test_run
+repeats one packet, so the "cache hit" rows are the hit path. The miss path is
+measured by a build of the same program (a load-time switch, \`pd_cache_off\`,
+that the daemon leaves off) that ignores the way it finds (the trie and a
+claim with the counters zeroed, on every packet); "a new host every packet" by
+one whose table address is a random one, so each packet misses and evicts from
+a full set; "trie only" by one that bypasses the table (and counts no host).
+For traffic to a few hosts per prefix (the usual case: flows of many packets)
+nearly every packet is a hit and the cost no longer grows with the number of
+prefixes. Traffic to many distinct hosts, more than the table holds or each
+seen once (a scan, a flood to random addresses), pays the miss path with an
+eviction on every packet: more than the trie alone, by the set's compares and
+the claim. The table is a net gain in time while the share of packets that hit stays above
 the break-even printed under the table; under it, it costs time, never
 correctness. The row before the last samples one packet in 1,000 at random
 into the event ring (128 bytes of each; the ring is drained between runs,

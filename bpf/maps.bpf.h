@@ -108,35 +108,35 @@ struct {
 } pd_quota_clock SEC(".maps");
 
 /*
- * pd_dcache4/6: the per-host table (see the ABI): per CPU, the pd_dest lookup
- * cached for the destination host, tagged with the epoch it was made in, and
- * this CPU's counters for the host. The daemon sets max_entries (--hosts)
- * before load. BPF_F_NO_COMMON_LRU (an LRU list per CPU) by measurement (6.18,
- * 2 CPUs, test_run inserting 1,000 to 60,000 distinct keys per CPU into the
- * LRU_HASH this table was before it counted): a lookup costs the same with
- * either, about 21 ns; an insert on one CPU 85-170 ns per-CPU vs 95-400 ns
- * common; inserts on both CPUs at once 90-330 ns per-CPU vs 500-1800 ns common,
- * whose shared lists and global lock then bounce between the CPUs. Misses come
- * in bursts on every CPU at once (traffic to many new hosts), so that case
- * decides; the flag is as valid for the per-CPU map (bench_prog -l compares).
- * The price: each CPU evicts only among the entries it inserted, its
- * max_entries / ncpus share.
+ * pd_dcache4/6: the per-host table (see the ABI): per CPU, sets of hosts, each
+ * host's way holding the pd_dest lookup cached for it, tagged with the epoch
+ * it was made in, and this CPU's counters for the host. The daemon sets
+ * max_entries (pd_host_sets of --hosts) before load, and pd_host_sets_mask to
+ * match. An array, not an LRU hash as this was: the program finds the host by
+ * itself, with no helper call and no hash of the kernel's, and an array
+ * lookup is inlined by the verifier (bench/RESULTS.md: "a host's set").
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, PD_DEFAULT_HOSTS);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PD_DEFAULT_HOSTS / PD_HOST_WAYS);
 	__type(key, __u32);
-	__type(value, struct pd_dcache_val);
+	__type(value, struct pd_host_set);
 } pd_dcache4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, PD_DEFAULT_HOSTS);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct pd_dcache6_key);
-	__type(value, struct pd_dcache_val);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PD_DEFAULT_HOSTS / PD_HOST_WAYS);
+	__type(key, __u32);
+	__type(value, struct pd_host_set);
 } pd_dcache6 SEC(".maps");
+
+/* The sets' seed, made with the tables (see the ABI). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pd_host_seed);
+} pd_host_seed SEC(".maps");
 
 /* Events to the daemon (drops, blocks, log matches, samples). */
 struct {

@@ -20,7 +20,7 @@
 #define PD_MAX_RULE_COUNTERS (PD_MAX_POLICIES * (PD_MAX_RULES + 1))
 #define PD_NAME_MAX 32 /* policy and rule names, without the NUL */
 #define PD_GENERATIONS 2
-/* pd_dcache_val.slot of a destination no policy covers. */
+/* pd_host_way.slot of a destination no policy covers. */
 #define PD_SLOT_NONE 0xffffffffu
 
 /* Packet-length histogram: bucket i counts IP lengths <= 64 << i; the last
@@ -43,6 +43,7 @@
 #define PD_MAP_HOST_BUCKETS "pd_host_buckets"
 #define PD_MAP_DCACHE4 "pd_dcache4"
 #define PD_MAP_DCACHE6 "pd_dcache6"
+#define PD_MAP_HOST_SEED "pd_host_seed"
 #define PD_MAP_EVENTS "pd_events"
 #define PD_MAP_EVENT_CAPS "pd_event_caps"
 #define PD_MAP_MISC_STATS "pd_misc_stats"
@@ -103,31 +104,29 @@ struct pd_config {
 #define PD_CONFIG_REALMS (1u << 0)
 
 /*
- * pd_dcache4 (key: IPv4 address, network order, as a __u32) and pd_dcache6
- * (key: struct pd_dcache6_key): the per-host table. LRU_PERCPU_HASH with
- * max_entries = policyd --hosts (each). Each CPU's value caches the pd_dest
- * lookup for the address (so a flow's packets after the first skip the
- * trie; valid only while epoch matches) and counts that CPU's packets to
- * the host. A new host is inserted with BPF_NOEXIST and counted in
- * pd_misc_stats.hosts_inserted: entries inserted less entries present are
- * the entries evicted. The counters survive an epoch change (the tag is
- * rewritten in place); they cover only packets some policy governs (an
- * address no policy covers has an entry, slot PD_SLOT_NONE, counting
- * nothing). A reader counts a CPU's value for the key only if its addr is
- * the key: a CPU that has sent nothing to the host holds zeros, and one
- * whose value a reused element left stale holds another address.
+ * pd_dcache4 and pd_dcache6: the per-host table, one per family.
+ * PERCPU_ARRAY of sets (key: the set's index), each of PD_HOST_WAYS ways;
+ * max_entries = pd_host_sets(policyd --hosts). Each CPU keeps its own hosts
+ * in its own copy, and only its programs write it (the daemon aside: reset
+ * and release rewrite whole sets). A host's set is pd_host_set_of4/6 of its
+ * address under pd_host_seed; the program finds the way by comparing the
+ * set's addresses, all in its first 64 bytes: no hash helper, and the
+ * verifier inlines the array lookup. A way whose address is zero is free
+ * (the unspecified address is never given one);
+ * a miss takes a free way, else the one its CPU saw last longest ago
+ * (counted in pd_misc_stats.hosts_evicted). A way caches the pd_dest lookup
+ * for the address (so a flow's packets after the first skip the trie; valid
+ * only while epoch matches) and counts that CPU's packets to the host. The
+ * counters survive an epoch change (the tag is rewritten in place); they
+ * cover only packets some policy governs (an address no policy covers has a
+ * way, slot PD_SLOT_NONE, counting nothing). A reader sums a host over the
+ * ways of every CPU's copy of the set that hold its address.
  */
-struct pd_dcache6_key {
-	__u8 addr[16];
-};
+#define PD_HOST_WAYS 4
 
-struct pd_dcache_val {
+struct pd_host_way {
 	__u32 epoch;
 	__u32 slot; /* PD_SLOT_NONE: no policy covers the address */
-	/* The key again (IPv4 in the first four bytes). An LRU element can be
-	 * evicted and reused for another address while a packet still holds
-	 * a pointer to it: a reader trusts the entry only if this matches. */
-	__u8 addr[16];
 	/* This CPU's packets to the host (wire packets, as pd_counters). */
 	__u64 packets;
 	__u64 bytes;
@@ -135,6 +134,56 @@ struct pd_dcache_val {
 	__u64 would_drop; /* packets: monitor mode let a drop verdict pass */
 	__u64 dropped[PD_REASON_MAX]; /* packets, by reason */
 };
+
+struct pd_host_set {
+	/* The ways' hosts (IPv4 in the first four bytes), zero: free. */
+	__u8 addr[PD_HOST_WAYS][16];
+	struct pd_host_way way[PD_HOST_WAYS];
+};
+
+/* Sets for @hosts hosts (per CPU): at least hosts / PD_HOST_WAYS, a power of two. */
+static inline __attribute__((always_inline)) __u32 pd_host_sets(__u32 hosts)
+{
+	__u32 sets = 1;
+
+	while (sets < (hosts + PD_HOST_WAYS - 1) / PD_HOST_WAYS && sets < (1u << 30))
+		sets <<= 1;
+	return sets;
+}
+
+/*
+ * pd_host_seed[0] (ARRAY): what the sets are chosen by, drawn at random by the
+ * daemon when it makes the per-host tables, and dropped with them: without
+ * it, a sender could pick destinations that share a set and push a host out.
+ * A mix, not a cryptographic hash: the seed is secret and evictions are not
+ * seen from outside.
+ */
+struct pd_host_seed {
+	__u64 seed;
+};
+
+static inline __attribute__((always_inline)) __u64 pd_host_mix(__u64 h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
+}
+
+/* The set of an IPv4 address (network order, as a __u32), @mask = sets - 1. */
+static inline __attribute__((always_inline)) __u32 pd_host_set_of4(__u32 addr, __u64 seed,
+								   __u32 mask)
+{
+	return (__u32)pd_host_mix(addr ^ seed) & mask;
+}
+
+/* The set of an IPv6 address, as its two 64-bit halves in memory order. */
+static inline __attribute__((always_inline)) __u32 pd_host_set_of6(__u64 hi, __u64 lo, __u64 seed,
+								   __u32 mask)
+{
+	return (__u32)pd_host_mix((hi ^ seed) + lo * 0x9e3779b97f4a7c15ull) & mask;
+}
 
 /*
  * pd_dest key. The LPM trie matches on the bits after prefixlen, so the
@@ -464,8 +513,8 @@ struct pd_event_cap {
 struct pd_misc_stats {
 	__u64 events_lost; /* the ring buffer was full */
 	__u64 events_capped; /* drop and log events over pd_config.event_cap */
-	__u64 hosts_inserted4; /* pd_dcache4 entries inserted */
-	__u64 hosts_inserted6; /* pd_dcache6 entries inserted */
+	__u64 hosts_evicted4; /* pd_dcache4 ways taken from another host */
+	__u64 hosts_evicted6; /* pd_dcache6 ways taken from another host */
 	__u64 pad;
 };
 
@@ -535,8 +584,9 @@ struct pd_policy_stats {
 _Static_assert(sizeof(struct pd_config) == 24, "pd_config size");
 _Static_assert(sizeof(struct pd_dest_key) == 24, "pd_dest_key size");
 _Static_assert(sizeof(struct pd_dest_val) == 8, "pd_dest_val size");
-_Static_assert(sizeof(struct pd_dcache6_key) == 16, "pd_dcache6_key size");
-_Static_assert(sizeof(struct pd_dcache_val) == 24 + 8 * (4 + PD_REASON_MAX), "pd_dcache_val size");
+_Static_assert(sizeof(struct pd_host_way) == 8 * (5 + PD_REASON_MAX), "pd_host_way size");
+_Static_assert(sizeof(struct pd_host_set) == PD_HOST_WAYS * (16 + sizeof(struct pd_host_way)),
+	       "pd_host_set size");
 _Static_assert(sizeof(struct pd_port_range) == 4, "pd_port_range size");
 _Static_assert(sizeof(struct pd_limit) == 24, "pd_limit size");
 _Static_assert(sizeof(struct pd_bucket) == 8, "pd_bucket size");

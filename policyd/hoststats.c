@@ -18,17 +18,12 @@
 #include "hoststats.h"
 #include "policy.skel.h"
 
-/* Entries per batched read: a few MB of per-CPU values at most. */
-#define HOSTS_BATCH 4096
 /* The timer refreshes the rate snapshots every this many seconds, as long
- * as both tables together hold at most HOSTS_TICK_MAX entries: a full read
- * of more would stall the event loop; rates then come from stats requests
- * alone (any two reads at least HOST_RATE_MIN_NS apart). */
+ * as both tables together hold at most HOSTS_TICK_MAX ways over all CPUs: a
+ * full read of more would stall the event loop; rates then come from stats
+ * requests alone (any two reads at least HOST_RATE_MIN_NS apart). */
 #define HOSTS_TICK_S 5
-#define HOSTS_TICK_MAX 262144
-/* The kernel's ENOTSUPP (no batched operations for the map type): not in
- * the userspace headers. */
-#define ENOTSUPP_KERNEL 524
+#define HOSTS_TICK_MAX 524288
 
 /* --- pure parts ---------------------------------------------------------------- */
 
@@ -156,7 +151,6 @@ struct hoststats {
 	size_t cap; /* a power of two, or 0 */
 	size_t n;
 	uint32_t pass; /* full reads so far */
-	size_t last_present; /* entries seen by the last full read */
 	unsigned int ticks;
 };
 
@@ -244,41 +238,51 @@ void hoststats_free(struct daemon *d)
 
 /* --- reading the per-host table -------------------------------------------- */
 
+/*
+ * One set as read, every CPU's copy of it (see the ABI): a host's ways in
+ * several copies are one host. Hosts are grouped by a scan from each way not
+ * yet grouped over the ways after it: for n = ncpus * PD_HOST_WAYS ways, the
+ * work is n per distinct host of the set, which the CPUs mostly share.
+ */
 struct host_read {
 	struct daemon *d;
 	uint8_t family;
-	int ncpus; /* values per entry: 1 unless the map is per-CPU */
-	size_t stride; /* bytes per CPU value */
+	int ncpus;
+	size_t stride; /* bytes per CPU copy of a set */
 	uint64_t now; /* CLOCK_MONOTONIC of the read */
-	size_t present;
-	/* Called for every entry governed by some policy (by any slot, applied
-	 * or not, with any_slot). */
-	int (*fn)(struct host_read *rd, struct host_row *row, const void *key, void *vals);
+	size_t present; /* hosts seen */
+	/* Called for every host governed by some policy (by any slot, applied
+	 * or not, with any_slot), with its ways: way[i] of CPU cpu is
+	 * ways[k] = cpu * PD_HOST_WAYS + i. Set changed when the copies in
+	 * vals were changed, to be written back. */
+	int (*fn)(struct host_read *rd, struct host_row *row, void *vals, const uint16_t *ways,
+		  int nways);
 	void *arg;
 	bool any_slot;
+	bool changed;
+	uint16_t *ways, *grouped; /* scratch: ncpus * PD_HOST_WAYS each */
 };
 
-/* Sum the per-CPU values of one entry. A CPU's value is that CPU's only
- * while its addr is the key (else it is zero, or left from another host
- * whose element the LRU reused). false: no CPU has a valid value. */
-static bool host_sum(const struct host_read *rd, const void *key, const void *vals,
-		     struct host_row *row)
+static struct pd_host_set *host_copy(const struct host_read *rd, void *vals, int cpu)
 {
-	size_t klen = rd->family == AF_INET ? 4 : 16;
+	return (void *)((uint8_t *)vals + (size_t)cpu * rd->stride);
+}
+
+/* Sum the host's @nways ways into @row, for the host in @addr. */
+static void host_sum(const struct host_read *rd, void *vals, const uint8_t *addr,
+		     const uint16_t *ways, int nways, struct host_row *row)
+{
 	uint64_t latest = 0;
-	bool any = false;
 
 	memset(row, 0, sizeof(*row));
 	row->family = rd->family;
-	memcpy(row->addr, key, klen);
+	memcpy(row->addr, addr, sizeof(row->addr));
 	row->slot = PD_SLOT_NONE;
 	row->pps = row->bps = -1;
-	for (int cpu = 0; cpu < rd->ncpus; cpu++) {
-		const struct pd_dcache_val *v =
-			(const void *)((const uint8_t *)vals + (size_t)cpu * rd->stride);
+	for (int k = 0; k < nways; k++) {
+		const struct pd_host_way *v =
+			&host_copy(rd, vals, ways[k] / PD_HOST_WAYS)->way[ways[k] % PD_HOST_WAYS];
 
-		if (memcmp(v->addr, key, klen))
-			continue;
 		row->packets += v->packets;
 		row->bytes += v->bytes;
 		row->would_drop += v->would_drop;
@@ -286,25 +290,23 @@ static bool host_sum(const struct host_read *rd, const void *key, const void *va
 			row->dropped_reason[r] += v->dropped[r];
 			row->dropped += v->dropped[r];
 		}
-		if (!any || v->last_seen >= latest) {
+		if (!k || v->last_seen >= latest) {
 			latest = v->last_seen;
 			row->slot = v->slot;
 		}
-		any = true;
 	}
 	row->last_seen_ns = latest;
-	return any;
 }
 
-static int host_entry(struct host_read *rd, const void *key, void *vals)
+static int host_entry(struct host_read *rd, void *vals, const uint8_t *addr, int nways)
 {
 	struct hoststats *hs = rd->d->hoststats;
 	struct host_row row;
 	struct snap *s;
 
 	rd->present++;
-	if (!host_sum(rd, key, vals, &row) || row.slot >= PD_MAX_POLICIES ||
-	    (!rd->any_slot && !rd->d->slot_used[row.slot]))
+	host_sum(rd, vals, addr, rd->ways, nways, &row);
+	if (row.slot >= PD_MAX_POLICIES || (!rd->any_slot && !rd->d->slot_used[row.slot]))
 		return 0;
 	s = snap_get(hs, row.family, row.addr);
 	if (s) {
@@ -313,73 +315,99 @@ static int host_entry(struct host_read *rd, const void *key, void *vals)
 		row.pps = s->rate.pps;
 		row.bps = s->rate.bps;
 	}
-	return rd->fn ? rd->fn(rd, &row, key, vals) : 0;
+	return rd->fn ? rd->fn(rd, &row, vals, rd->ways, nways) : 0;
 }
 
-/* Walk one key at a time: kernels without batched reads of this map. */
-static int host_walk(struct host_read *rd, int fd, size_t ksz, void *vals)
+/* Every host of one set (@vals: each CPU's copy). */
+static int host_set(struct host_read *rd, void *vals)
 {
-	uint8_t key[16], next[16];
-	void *prev = NULL;
-	int err;
+	static const uint8_t none[16];
+	size_t alen = rd->family == AF_INET ? 4 : 16;
+	int n = rd->ncpus * PD_HOST_WAYS, err;
+	uint8_t addr[16];
 
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		memcpy(key, next, ksz);
-		prev = key;
-		if (bpf_map_lookup_elem(fd, key, vals))
-			continue; /* evicted meanwhile */
-		err = host_entry(rd, key, vals);
+	memset(rd->grouped, 0, n * sizeof(*rd->grouped));
+	for (int i = 0; i < n; i++) {
+		const uint8_t *a = host_copy(rd, vals, i / PD_HOST_WAYS)->addr[i % PD_HOST_WAYS];
+		int nways = 0;
+
+		if (rd->grouped[i] || !memcmp(a, none, alen))
+			continue;
+		memset(addr, 0, sizeof(addr));
+		memcpy(addr, a, alen);
+		for (int j = i; j < n; j++) {
+			if (rd->grouped[j] ||
+			    memcmp(host_copy(rd, vals, j / PD_HOST_WAYS)->addr[j % PD_HOST_WAYS],
+				   addr, alen))
+				continue;
+			rd->grouped[j] = 1;
+			rd->ways[nways++] = (uint16_t)j;
+		}
+		err = host_entry(rd, vals, addr, nways);
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
+/* Per-CPU copies of sets read in one batch: about 4 MB, whatever the CPUs. */
+#define HOSTS_BATCH_BYTES (4u << 20)
+
 static int host_read_map(struct host_read *rd, struct bpf_map *map)
 {
 	int fd = bpf_map__fd(map);
-	size_t ksz = bpf_map__key_size(map), vsz = (bpf_map__value_size(map) + 7) & ~(size_t)7;
-	enum bpf_map_type type = bpf_map__type(map);
-	bool percpu = type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_HASH;
-	uint64_t token[2] = {}; /* the batch position: a bucket index for a hash map */
-	uint8_t *keys = NULL, *vals = NULL;
+	size_t vsz = (bpf_map__value_size(map) + 7) & ~(size_t)7;
+	__u32 token = 0, batch, *keys = NULL;
+	uint8_t *vals = NULL;
 	bool first = true;
 	int err = 0;
 
-	if (vsz < sizeof(struct pd_dcache_val) || ksz > 16)
+	if (bpf_map__type(map) != BPF_MAP_TYPE_PERCPU_ARRAY ||
+	    bpf_map__value_size(map) != sizeof(struct pd_host_set))
 		return -EPROTO; /* a program of another ABI */
-	rd->ncpus = percpu ? rd->d->ncpus : 1;
+	rd->ncpus = rd->d->ncpus;
 	rd->stride = vsz;
 	rd->now = clock_ns(CLOCK_MONOTONIC);
+	batch = HOSTS_BATCH_BYTES / (vsz * rd->ncpus);
+	if (!batch)
+		batch = 1;
 	/* Zeroed: valgrind does not know what the batch command writes. */
-	keys = calloc(HOSTS_BATCH, ksz);
-	vals = calloc((size_t)HOSTS_BATCH * rd->ncpus, vsz);
-	if (!keys || !vals) {
+	keys = calloc(batch, sizeof(*keys));
+	vals = calloc((size_t)batch * rd->ncpus, vsz);
+	rd->ways = calloc((size_t)rd->ncpus * PD_HOST_WAYS, sizeof(*rd->ways));
+	rd->grouped = calloc((size_t)rd->ncpus * PD_HOST_WAYS, sizeof(*rd->grouped));
+	if (!keys || !vals || !rd->ways || !rd->grouped) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (;;) {
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		__u32 count = HOSTS_BATCH;
+		__u32 count = batch;
 		bool done;
 
-		err = bpf_map_lookup_batch(fd, first ? NULL : token, token, keys, vals, &count,
+		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys, vals, &count,
 					   &opts);
 		done = err == -ENOENT;
 		if (err && !done) {
-			if (first &&
-			    (err == -EINVAL || err == -ENOTSUPP_KERNEL || err == -EOPNOTSUPP)) {
-				err = host_walk(rd, fd, ksz, vals);
-				goto out;
-			}
 			pr_warn("cannot read %s: %s", bpf_map__name(map), strerror(-err));
 			goto out;
 		}
 		first = false;
 		for (__u32 i = 0; i < count; i++) {
-			err = host_entry(rd, keys + i * ksz, vals + (size_t)i * rd->ncpus * vsz);
+			void *set = vals + (size_t)i * rd->ncpus * vsz;
+
+			rd->changed = false;
+			err = host_set(rd, set);
 			if (err)
 				goto out;
+			/* A set changed by reset or release goes back whole: a
+			 * packet counted since the read is lost to the counters,
+			 * as with any reset (see pd_host4). */
+			if (rd->changed && bpf_map_update_elem(fd, &keys[i], set, BPF_EXIST)) {
+				err = -errno;
+				pr_warn("cannot write %s: %s", bpf_map__name(map), strerror(-err));
+				goto out;
+			}
 		}
 		if (done)
 			break;
@@ -388,6 +416,9 @@ static int host_read_map(struct host_read *rd, struct bpf_map *map)
 out:
 	free(keys);
 	free(vals);
+	free(rd->ways);
+	free(rd->grouped);
+	rd->ways = rd->grouped = NULL;
 	return err;
 }
 
@@ -433,7 +464,6 @@ static int host_read_all(struct daemon *d, struct host_read *rd, size_t *present
 		*present4 = p4;
 	if (present6)
 		*present6 = rd->present;
-	hs->last_present = p4 + rd->present;
 	snap_purge(hs);
 	return 0;
 }
@@ -454,7 +484,8 @@ static bool host_in(const struct host_row *row, const struct prefix *within)
 	return prefix_contains(within, &p);
 }
 
-static int top_fn(struct host_read *rd, struct host_row *row, const void *key, void *vals)
+static int top_fn(struct host_read *rd, struct host_row *row, void *vals, const uint16_t *ways,
+		  int nways)
 {
 	struct top_arg *a = rd->arg;
 
@@ -470,8 +501,6 @@ static int host_read_filled(struct daemon *d, struct host_read *rd, struct hosts
 	size_t p4 = 0, p6 = 0;
 	int err;
 
-	/* Inserted first: a host inserted during the read can then only make
-	 * the evictions look smaller, never invent one. */
 	if (fill) {
 		err = maps_read_misc_stats(d, &ms);
 		if (err)
@@ -483,10 +512,12 @@ static int host_read_filled(struct daemon *d, struct host_read *rd, struct hosts
 	*fill = (struct hoststats_fill){
 		.present4 = p4,
 		.present6 = p6,
-		.capacity4 = bpf_map__max_entries(d->skel->maps.pd_dcache4),
-		.capacity6 = bpf_map__max_entries(d->skel->maps.pd_dcache6),
-		.evicted4 = ms.hosts_inserted4 > p4 ? ms.hosts_inserted4 - p4 : 0,
-		.evicted6 = ms.hosts_inserted6 > p6 ? ms.hosts_inserted6 - p6 : 0,
+		.capacity4 =
+			(uint64_t)bpf_map__max_entries(d->skel->maps.pd_dcache4) * PD_HOST_WAYS,
+		.capacity6 =
+			(uint64_t)bpf_map__max_entries(d->skel->maps.pd_dcache6) * PD_HOST_WAYS,
+		.evicted4 = ms.hosts_evicted4,
+		.evicted6 = ms.hosts_evicted6,
 	};
 	return 0;
 }
@@ -523,23 +554,22 @@ struct reset_arg {
 	uint32_t slot;
 	bool release; /* also untag: the slot is no longer the host's policy */
 	size_t n;
-	int err;
 };
 
-static int reset_fn(struct host_read *rd, struct host_row *row, const void *key, void *vals)
+static int reset_fn(struct host_read *rd, struct host_row *row, void *vals, const uint16_t *ways,
+		    int nways)
 {
 	struct reset_arg *a = rd->arg;
-	int fd = bpf_map__fd(row->family == AF_INET ? rd->d->skel->maps.pd_dcache4 :
-						      rd->d->skel->maps.pd_dcache6);
 	struct snap *s;
 
 	if ((a->slot != PD_SLOT_NONE && row->slot != a->slot) || !host_in(row, a->within))
 		return 0;
-	/* Each CPU's cache tag (epoch, slot, addr) stays: only the counters
-	 * go. A packet between the read and this write is lost to the
-	 * counters, as with any reset. */
-	for (int cpu = 0; cpu < rd->ncpus; cpu++) {
-		struct pd_dcache_val *v = (void *)((uint8_t *)vals + (size_t)cpu * rd->stride);
+	/* Each way's cache tag (address, epoch, slot) stays: only the
+	 * counters go, and last_seen with them (the host's ways are then the
+	 * first a set gives away). */
+	for (int k = 0; k < nways; k++) {
+		struct pd_host_way *v =
+			&host_copy(rd, vals, ways[k] / PD_HOST_WAYS)->way[ways[k] % PD_HOST_WAYS];
 
 		v->packets = v->bytes = v->last_seen = v->would_drop = 0;
 		memset(v->dropped, 0, sizeof(v->dropped));
@@ -550,11 +580,7 @@ static int reset_fn(struct host_read *rd, struct host_row *row, const void *key,
 			v->slot = PD_SLOT_NONE;
 		}
 	}
-	if (bpf_map_update_elem(fd, key, vals, BPF_EXIST)) {
-		if (errno != ENOENT && !a->err)
-			a->err = -errno;
-		return 0; /* evicted meanwhile: nothing left to zero */
-	}
+	rd->changed = true;
 	a->n++;
 	s = snap_get(rd->d->hoststats, row->family, row->addr);
 	if (s)
@@ -569,8 +595,6 @@ int hoststats_reset(struct daemon *d, const struct prefix *within, uint32_t slot
 	int err;
 
 	err = host_read_all(d, &rd, NULL, NULL);
-	if (!err)
-		err = a.err;
 	if (nhosts)
 		*nhosts = a.n;
 	return err;
@@ -580,10 +604,8 @@ int hoststats_release(struct daemon *d, uint32_t slot)
 {
 	struct reset_arg a = { .slot = slot, .release = true };
 	struct host_read rd = { .fn = reset_fn, .arg = &a, .any_slot = true };
-	int err;
 
-	err = host_read_all(d, &rd, NULL, NULL);
-	return err ? err : a.err;
+	return host_read_all(d, &rd, NULL, NULL);
 }
 
 void hoststats_tick(struct daemon *d)
@@ -591,7 +613,11 @@ void hoststats_tick(struct daemon *d)
 	struct hoststats *hs = hoststats_get(d);
 	struct host_read rd = {};
 
-	if (!hs || ++hs->ticks % HOSTS_TICK_S || hs->last_present > HOSTS_TICK_MAX)
+	if (!hs || ++hs->ticks % HOSTS_TICK_S ||
+	    ((uint64_t)bpf_map__max_entries(d->skel->maps.pd_dcache4) +
+	     bpf_map__max_entries(d->skel->maps.pd_dcache6)) *
+			    PD_HOST_WAYS * d->ncpus >
+		    HOSTS_TICK_MAX)
 		return;
 	host_read_all(d, &rd, NULL, NULL);
 }

@@ -92,22 +92,47 @@ static int pin_path(char *buf, size_t size, const char *dir, const char *name)
 }
 
 /*
- * Size a per-host table to --hosts. A pinned table of another size or shape
- * (an older build's: another type or value) cannot be reused; it is dropped
- * with a warning rather than refusing to start: its contents are soft state
- * (a missing bucket is a full one; per-host counters, quota use and blocks
- * start over): @what says which, for the warning. Returns 1 when a pinned
- * table is dropped, 0 when there is none or it is reused, or -errno.
+ * Is a seed of the per-host tables' sets pinned under @dir? Zero is none: a
+ * start that pinned the map died before it drew the seed.
+ */
+static bool host_seed_pinned(const char *dir)
+{
+	struct pd_host_seed s = {};
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd;
+
+	if (pin_path(path, sizeof(path), dir, PD_MAP_HOST_SEED))
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	if (bpf_map_lookup_elem(fd, &zero, &s))
+		s.seed = 0;
+	close(fd);
+	return s.seed != 0;
+}
+
+/*
+ * Size a per-host table to --hosts, @per_entry hosts to an entry (a set of
+ * ways, or one host). A pinned table of another size or shape (an older
+ * build's: another type or value), or one whose sets' seed is gone (@unseeded),
+ * cannot be reused; it is dropped with a warning rather than refusing to
+ * start: its contents are soft state (a missing bucket is a full one; per-host
+ * counters, quota use and blocks start over): @what says which, for the
+ * warning. Returns 1 when a pinned table is dropped, 0 when there is none or
+ * it is reused, or -errno.
  */
 static int host_table_size(struct bpf_map *map, const char *dir, unsigned int hosts,
-			   const char *what)
+			   unsigned int per_entry, bool unseeded, const char *what)
 {
+	unsigned int entries = per_entry > 1 ? pd_host_sets(hosts) : hosts;
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 	int fd, err;
 
-	err = bpf_map__set_max_entries(map, hosts);
+	err = bpf_map__set_max_entries(map, entries);
 	if (err)
 		return err;
 	err = pin_path(path, sizeof(path), dir, bpf_map__name(map));
@@ -120,13 +145,17 @@ static int host_table_size(struct bpf_map *map, const char *dir, unsigned int ho
 	close(fd);
 	if (err)
 		return 0;
-	if (info.max_entries != hosts) {
-		pr_warn("per-host table %s holds %u hosts, --hosts asks for %u: recreated (%s)",
-			path, info.max_entries, hosts, what);
-	} else if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
-		   info.value_size != bpf_map__value_size(map) ||
-		   info.map_flags != bpf_map__map_flags(map)) {
+	if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+	    info.value_size != bpf_map__value_size(map) ||
+	    info.map_flags != bpf_map__map_flags(map)) {
 		pr_warn("per-host table %s is of an older layout: recreated (%s)", path, what);
+	} else if (info.max_entries != entries) {
+		pr_warn("per-host table %s holds %llu hosts, --hosts %u asks for %llu: recreated (%s)",
+			path, (unsigned long long)info.max_entries * per_entry, hosts,
+			(unsigned long long)entries * per_entry, what);
+	} else if (unseeded) {
+		pr_warn("per-host table %s has lost its seed (%s is gone): recreated (%s)", path,
+			PD_MAP_HOST_SEED, what);
 	} else {
 		return 0;
 	}
@@ -135,10 +164,7 @@ static int host_table_size(struct bpf_map *map, const char *dir, unsigned int ho
 	return 1;
 }
 
-/*
- * A per-host table made anew starts with no entry: its hosts_inserted count
- * (evictions are inserted less present) starts over with it, on every CPU.
- */
+/* A per-host table made anew starts with no host: its evictions start over with it. */
 static int misc_hosts_restart(struct policy_bpf *skel, int ncpus, bool v4, bool v6)
 {
 	struct pd_misc_stats *v;
@@ -157,9 +183,9 @@ static int misc_hosts_restart(struct policy_bpf *skel, int ncpus, bool v4, bool 
 	}
 	for (int i = 0; i < ncpus; i++) {
 		if (v4)
-			v[i].hosts_inserted4 = 0;
+			v[i].hosts_evicted4 = 0;
 		if (v6)
-			v[i].hosts_inserted6 = 0;
+			v[i].hosts_evicted6 = 0;
 	}
 	if (bpf_map__update_elem(skel->maps.pd_misc_stats, &zero, sizeof(zero), v,
 				 ncpus * sizeof(*v), BPF_EXIST))
@@ -169,6 +195,41 @@ out:
 		pr_err("cannot reset %s: %s", PD_MAP_MISC_STATS, strerror(-err));
 	free(v);
 	return err;
+}
+
+/* A random, nonzero 64-bit word into *@v, for @what (the error message's). */
+static int random_nonzero(__u64 *v, const char *what)
+{
+	ssize_t n;
+
+	do {
+		n = getrandom(v, sizeof(*v), 0);
+		if (n < 0 && errno != EINTR) {
+			n = -errno;
+			pr_err("cannot draw %s: %s", what, strerror((int)-n));
+			return (int)n;
+		}
+	} while (n != sizeof(*v) || !*v);
+	return 0;
+}
+
+/* A random, nonzero seed for the per-host tables' sets, made with them. */
+static int host_seed_init(struct policy_bpf *skel)
+{
+	struct pd_host_seed s = {};
+	__u32 zero = 0;
+	int err;
+
+	err = random_nonzero(&s.seed, "the per-host tables' seed");
+	if (err)
+		return err;
+	if (bpf_map__update_elem(skel->maps.pd_host_seed, &zero, sizeof(zero), &s, sizeof(s),
+				 BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot write %s: %s", PD_MAP_HOST_SEED, strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 /*
@@ -188,14 +249,9 @@ static int config_init(struct policy_bpf *skel, struct pd_config *cfg)
 	cfg->coarse_ns = 0;
 	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res) && !res.tv_sec)
 		cfg->coarse_ns = (__u32)res.tv_nsec;
-	do {
-		n = getrandom(&cfg->explain_key, sizeof(cfg->explain_key), 0);
-		if (n < 0 && errno != EINTR) {
-			n = -errno;
-			pr_err("cannot draw the explain key: %s", strerror((int)-n));
-			return (int)n;
-		}
-	} while (n != sizeof(cfg->explain_key) || !cfg->explain_key);
+	n = random_nonzero(&cfg->explain_key, "the explain key");
+	if (n)
+		return (int)n;
 	if (bpf_map__update_elem(skel->maps.pd_config, &zero, sizeof(zero), cfg, sizeof(*cfg),
 				 BPF_ANY)) {
 		n = -errno;
@@ -214,6 +270,7 @@ int maps_open(struct daemon *d)
 	struct bpf_map *map;
 	char path[PATH_MAX];
 	int err, remade4 = 0, remade6 = 0;
+	bool seeded;
 	__u32 zero = 0;
 
 	err = bpffs_prepare(d->opts.bpffs_dir);
@@ -241,19 +298,25 @@ int maps_open(struct daemon *d)
 			goto out;
 		}
 	}
-	err = host_table_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts,
-			      "its per-host state starts over");
+	/* The per-host counters' sets are only found by the seed they were made
+	 * with: the tables go when it is gone, and a new seed comes with new ones. */
+	seeded = host_seed_pinned(d->opts.bpffs_dir);
+	err = host_table_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts, 1,
+			      false, "its per-host state starts over");
 	if (err >= 0)
-		err = host_table_size(skel->maps.pd_hosts, d->opts.bpffs_dir, d->opts.hosts,
-				      "its per-host state starts over");
+		err = host_table_size(skel->maps.pd_hosts, d->opts.bpffs_dir, d->opts.hosts, 1,
+				      false, "its per-host state starts over");
 	if (err >= 0)
-		err = remade4 = host_table_size(skel->maps.pd_dcache4, d->opts.bpffs_dir,
-						d->opts.hosts, "its per-host counters start over");
+		err = remade4 =
+			host_table_size(skel->maps.pd_dcache4, d->opts.bpffs_dir, d->opts.hosts,
+					PD_HOST_WAYS, !seeded, "its per-host counters start over");
 	if (err >= 0)
-		err = remade6 = host_table_size(skel->maps.pd_dcache6, d->opts.bpffs_dir,
-						d->opts.hosts, "its per-host counters start over");
+		err = remade6 =
+			host_table_size(skel->maps.pd_dcache6, d->opts.bpffs_dir, d->opts.hosts,
+					PD_HOST_WAYS, !seeded, "its per-host counters start over");
 	if (err < 0)
 		goto out;
+	skel->rodata->pd_host_sets_mask = bpf_map__max_entries(skel->maps.pd_dcache4) - 1;
 	err = policy_bpf__load(skel);
 	if (err) {
 		pr_err("cannot load the BPF program (pinned maps from an incompatible version under %s must be removed first): %s",
@@ -300,6 +363,8 @@ int maps_open(struct daemon *d)
 		goto out;
 	}
 	err = misc_hosts_restart(skel, d->ncpus, remade4 > 0, remade6 > 0);
+	if (!err && !seeded)
+		err = host_seed_init(skel);
 	if (!err)
 		err = config_init(skel, &cfg);
 	if (err)

@@ -266,7 +266,7 @@ static void render_maps(struct daemon *d, struct promtext *t, const struct hosts
 	json_decref(maps);
 	promtext_family(
 		t, "policyd_host_table_evictions_total", "counter",
-		"Hosts the per-host table (pd_dcache4/6, LRU) dropped to make room, by address family.");
+		"Hosts the per-host tables (pd_dcache4/6) dropped to make room, by address family.");
 	if (fill) {
 		promtext_sample(t, "policyd_host_table_evictions_total", fill->evicted4, "family",
 				"ipv4", NULL);

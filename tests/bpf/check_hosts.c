@@ -2,8 +2,9 @@
 /*
  * The per-host table (pd_dcache4/6) under BPF_PROG_TEST_RUN: each host's packets,
  * bytes, drops by reason, would-drops and last-seen time, IPv4 and IPv6; counters
- * that survive an apply; hosts_inserted; this CPU's value claimed when it is not
- * the host's. Needs root.
+ * that survive an apply; a way of its own for a host another CPU holds; the way
+ * seen longest ago given to a new host, counted as an eviction; no way for the
+ * unspecified address. Needs root.
  */
 #include <check.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ static void install(const struct pd_policy *pol)
 static void assert_host(const char *addr, __u64 packets, __u64 bytes, __u64 would_drop,
 			const __u64 dropped[PD_REASON_MAX])
 {
-	struct pd_dcache_val v = dcache_get(addr);
+	struct pd_host_way v = dcache_get(addr);
 	int i;
 
 	ck_assert_msg(v.packets == packets, "%s: %llu packets, expected %llu", addr,
@@ -52,7 +53,7 @@ static void assert_host(const char *addr, __u64 packets, __u64 bytes, __u64 woul
 START_TEST(test_counters4)
 {
 	__u64 dropped[PD_REASON_MAX] = {}, t0, t1;
-	struct pd_dcache_val v;
+	struct pd_host_way v;
 	struct pd_policy pol;
 	struct pkt pass, drop, other, b;
 
@@ -82,8 +83,9 @@ START_TEST(test_counters4)
 		      (unsigned long long)v.last_seen, (unsigned long long)t0,
 		      (unsigned long long)t1);
 	assert_dcache(HOST_A, 0, 0);
-	ck_assert_uint_eq(misc_stats().hosts_inserted4, 2);
-	ck_assert_uint_eq(misc_stats().hosts_inserted6, 0);
+	ck_assert_uint_eq(dcache_ways_used(AF_INET), 2);
+	ck_assert_uint_eq(dcache_ways_used(AF_INET6), 0);
+	ck_assert_uint_eq(misc_stats().hosts_evicted4, 0);
 }
 END_TEST
 
@@ -172,8 +174,9 @@ START_TEST(test_counters6_monitor)
 	assert_host(HOST6_A, 5, 3 * LEN, 4, dropped);
 	assert_host(HOST6_B, 1, LEN + 8, 1, dropped);
 	assert_dcache(HOST6_A, 0, 0);
-	ck_assert_uint_eq(misc_stats().hosts_inserted6, 2);
-	ck_assert_uint_eq(misc_stats().hosts_inserted4, 0);
+	ck_assert_uint_eq(dcache_ways_used(AF_INET6), 2);
+	ck_assert_uint_eq(dcache_ways_used(AF_INET), 0);
+	ck_assert_uint_eq(misc_stats().hosts_evicted6, 0);
 
 	/* Enforced, the same packets drop by reason. */
 	pol.flags &= ~PD_POLICY_MONITOR;
@@ -187,8 +190,8 @@ START_TEST(test_counters6_monitor)
 END_TEST
 
 /*
- * An apply (epoch bump) retags the host's entry in place: its counters go on,
- * also when the host moves to another policy slot; the insert count does not move.
+ * An apply (epoch bump) retags the host's way in place: its counters go on,
+ * also when the host moves to another policy slot; it takes no other way.
  */
 START_TEST(test_counters_survive_apply)
 {
@@ -216,12 +219,12 @@ START_TEST(test_counters_survive_apply)
 	assert_host(HOST_A, 3, 3 * LEN, 0, dropped);
 	assert_host(HOST6_A, 2, 2 * LEN, 0, dropped);
 	ck_assert_uint_eq(policy_stats(3).c.packets, 2);
-	ck_assert_uint_eq(misc_stats().hosts_inserted4, 1);
-	ck_assert_uint_eq(misc_stats().hosts_inserted6, 1);
+	ck_assert_uint_eq(dcache_ways_used(AF_INET), 1);
+	ck_assert_uint_eq(dcache_ways_used(AF_INET6), 1);
 }
 END_TEST
 
-/* Addresses no policy covers: their entry caches "none" and counts nothing. */
+/* Addresses no policy covers: their way caches "none" and counts nothing. */
 START_TEST(test_uncovered_not_counted)
 {
 	__u64 dropped[PD_REASON_MAX] = {};
@@ -235,64 +238,131 @@ START_TEST(test_uncovered_not_counted)
 	ck_assert_int_eq(run(&p), BPF_OK);
 	assert_dcache(HOST_NONE, 0, PD_SLOT_NONE);
 	assert_host(HOST_NONE, 0, 0, 0, dropped);
-	ck_assert_uint_eq(misc_stats().hosts_inserted4, 1);
+	ck_assert_uint_eq(dcache_ways_used(AF_INET), 1);
 }
 END_TEST
 
 /*
- * This CPU's value is not the host's: zeros (another CPU inserted the entry) or
- * another address with counts (an element reused under a packet). The packet
- * claims it: the counters start over with this packet, the address is the host's.
+ * Another CPU holds the host (here: every CPU but this one): this CPU's packet
+ * takes a way of its own in this CPU's copy of the set, counting from zero, and
+ * leaves the other CPUs' ways alone. Skipped on a machine of one CPU.
  */
-START_TEST(test_claim_foreign_value)
+START_TEST(test_other_cpu_holds_host)
 {
 	static const char *const hosts[] = { HOST_A, HOST6_A };
+	struct pd_host_set *sets = calloc(ncpus, sizeof(*sets));
 	__u64 dropped[PD_REASON_MAX] = {};
-	struct pd_dcache_val *vals = calloc(ncpus, sizeof(*vals));
-	union pd_dcache_key key;
-	struct bpf_map *map;
 	struct pd_policy pol;
 	struct pkt p;
-	int i, cpu;
+	__u8 a[16];
+	int i, cpu, w, family;
 
-	ck_assert_ptr_nonnull(vals);
+	ck_assert_ptr_nonnull(sets);
+	if (ncpus < 2)
+		return;
 	policy_base(&pol, PD_PASS);
 	install(&pol);
 	for (i = 0; i < 2; i++) {
-		/* Zeros on every CPU, as an insert by another CPU leaves this one's. */
-		map = dcache_key(hosts[i], &key);
-		memset(vals, 0, ncpus * sizeof(*vals));
-		ck_assert_int_eq(bpf_map__update_elem(map, &key, dcache_key_size(map), vals,
-						      ncpus * sizeof(*vals), BPF_ANY),
-				 0);
-		if (i == 0)
+		family = dcache_addr(hosts[i], a);
+		dcache_set_get(hosts[i], sets);
+		for (cpu = 0; cpu < ncpus; cpu++) {
+			if (cpu == TEST_CPU)
+				continue;
+			memcpy(sets[cpu].addr[2], a, 16);
+			sets[cpu].way[2] =
+				(struct pd_host_way){ .packets = 1000, .bytes = 1000000 };
+		}
+		dcache_set_put(hosts[i], sets);
+		if (family == AF_INET)
 			pkt_v4(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
 		else
 			pkt_v6(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
 		ck_assert_int_eq(run(&p), BPF_OK);
 		assert_dcache(hosts[i], 0, 0);
 		assert_host(hosts[i], 1, LEN, 0, dropped);
-
-		/* Another host's address and counts, in the current epoch. */
+		dcache_set_get(hosts[i], sets);
+		ck_assert_int_eq(host_set_way(&sets[TEST_CPU], family, a), 0);
 		for (cpu = 0; cpu < ncpus; cpu++) {
-			vals[cpu].epoch = 0;
-			vals[cpu].slot = 0;
-			dcache_addr(i == 0 ? HOST_B : HOST6_B, vals[cpu].addr);
-			vals[cpu].packets = 1000;
-			vals[cpu].bytes = 1000000;
-			vals[cpu].dropped[PD_REASON_LIMIT] = 7;
+			if (cpu == TEST_CPU)
+				continue;
+			w = host_set_way(&sets[cpu], family, a);
+			ck_assert_int_eq(w, 2);
+			ck_assert_uint_eq(sets[cpu].way[w].packets, 1000);
 		}
-		ck_assert_int_eq(bpf_map__update_elem(map, &key, dcache_key_size(map), vals,
-						      ncpus * sizeof(*vals), BPF_ANY),
-				 0);
-		ck_assert_int_eq(run(&p), BPF_OK);
-		assert_dcache(hosts[i], 0, 0);
-		assert_host(hosts[i], 1, LEN, 0, dropped);
 	}
-	/* Written by hand, not inserted by the program. */
-	ck_assert_uint_eq(misc_stats().hosts_inserted4, 0);
-	ck_assert_uint_eq(misc_stats().hosts_inserted6, 0);
-	free(vals);
+	ck_assert_uint_eq(misc_stats().hosts_evicted4, 0);
+	ck_assert_uint_eq(misc_stats().hosts_evicted6, 0);
+	free(sets);
+}
+END_TEST
+
+/*
+ * A set full of other hosts: a new host takes the way whose last packet is
+ * oldest on this CPU, counted as an eviction; the other ways stay. IPv4 and
+ * IPv6.
+ */
+START_TEST(test_victim_oldest)
+{
+	static const char *const hosts[] = { HOST_A, HOST6_A };
+	static const __u64 seen[PD_HOST_WAYS] = { 500, 300, 100, 400 };
+	struct pd_host_set *sets = calloc(ncpus, sizeof(*sets));
+	__u64 dropped[PD_REASON_MAX] = {};
+	struct pd_policy pol;
+	struct pkt p;
+	__u8 a[16];
+	int i, w, family;
+
+	ck_assert_ptr_nonnull(sets);
+	policy_base(&pol, PD_PASS);
+	install(&pol);
+	for (i = 0; i < 2; i++) {
+		family = dcache_addr(hosts[i], a);
+		dcache_set_get(hosts[i], sets);
+		for (w = 0; w < PD_HOST_WAYS; w++) {
+			/* Other hosts of the set: the address plus w + 1 in its last byte. */
+			memcpy(sets[TEST_CPU].addr[w], a, 16);
+			sets[TEST_CPU].addr[w][family == AF_INET ? 3 : 15] += w + 1;
+			sets[TEST_CPU].way[w] =
+				(struct pd_host_way){ .packets = 10 + w, .last_seen = seen[w] };
+		}
+		dcache_set_put(hosts[i], sets);
+		if (family == AF_INET)
+			pkt_v4(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
+		else
+			pkt_v6(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
+		ck_assert_int_eq(run(&p), BPF_OK);
+		assert_host(hosts[i], 1, LEN, 0, dropped);
+		dcache_set_get(hosts[i], sets);
+		ck_assert_int_eq(host_set_way(&sets[TEST_CPU], family, a), 2);
+		for (w = 0; w < PD_HOST_WAYS; w++)
+			if (w != 2)
+				ck_assert_uint_eq(sets[TEST_CPU].way[w].packets, 10 + w);
+	}
+	ck_assert_uint_eq(misc_stats().hosts_evicted4, 1);
+	ck_assert_uint_eq(misc_stats().hosts_evicted6, 1);
+	free(sets);
+}
+END_TEST
+
+/* The unspecified address marks a free way: its packets are governed, never
+ * given a way. */
+START_TEST(test_unspecified_no_way)
+{
+	struct pd_policy pol;
+	struct pkt p;
+
+	policy_base(&pol, PD_DROP);
+	set_policy(0, 0, &pol);
+	add_dest(0, "0.0.0.0/8", 0);
+	add_dest(0, "::/128", 0);
+	set_epoch(0);
+	pkt_v4(&p, "0.0.0.0", IPPROTO_UDP, DPORT_PASS, LEN);
+	ck_assert_int_eq(run(&p), BPF_OK);
+	pkt_v6(&p, "::", IPPROTO_TCP, DPORT_DROP, LEN);
+	ck_assert_int_eq(run(&p), BPF_DROP);
+	ck_assert_uint_eq(policy_stats(0).c.packets, 2);
+	ck_assert_uint_eq(dcache_ways_used(AF_INET), 0);
+	ck_assert_uint_eq(dcache_ways_used(AF_INET6), 0);
 }
 END_TEST
 
@@ -321,14 +391,14 @@ START_TEST(test_blocked_counted)
 }
 END_TEST
 
-/* The table is an LRU: more hosts than it holds evict, and inserts keep counting. */
+/* More hosts than the table holds evict: every new host takes a free way or
+ * evicts one, so the two add up to the hosts sent. */
 START_TEST(test_evictions_counted)
 {
 	struct pd_policy pol;
 	struct pkt p;
 	char addr[32];
-	__u32 key, next;
-	size_t present = 0;
+	size_t used;
 	int i;
 
 	policy_base(&pol, PD_PASS);
@@ -338,29 +408,27 @@ START_TEST(test_evictions_counted)
 		pkt_v4(&p, addr, IPPROTO_UDP, DPORT_PASS, LEN);
 		ck_assert_int_eq(run(&p), BPF_OK);
 	}
-	ck_assert_uint_eq(misc_stats().hosts_inserted4, 600);
-	for (int err = bpf_map_get_next_key(bpf_map__fd(skel->maps.pd_dcache4), NULL, &next); !err;
-	     err = bpf_map_get_next_key(bpf_map__fd(skel->maps.pd_dcache4), &key, &next)) {
-		present++;
-		key = next;
-	}
-	/* Evictions (inserted - present) are what the table could not hold. */
-	ck_assert_uint_le(present, 256);
-	ck_assert_uint_gt(present, 0);
+	used = dcache_ways_used(AF_INET);
+	ck_assert_uint_le(used, 256);
+	ck_assert_uint_gt(used, 0);
+	ck_assert_uint_eq(misc_stats().hosts_evicted4 + used, 600);
+	ck_assert_uint_eq(misc_stats().hosts_evicted6, 0);
 }
 END_TEST
 
-/* A per-host table of 256 hosts per family: 600 hosts must evict. */
+/* A per-host table of 256 hosts (64 sets) per family: 600 hosts must evict. */
 static void setup_small_table(void)
 {
 	pin_test_cpu();
 	skel = policy_bpf__open();
 	ck_assert_ptr_nonnull(skel);
-	ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_dcache4, 256), 0);
-	ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_dcache6, 256), 0);
+	ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_dcache4, pd_host_sets(256)), 0);
+	ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_dcache6, pd_host_sets(256)), 0);
+	skel->rodata->pd_host_sets_mask = pd_host_sets(256) - 1;
 	ck_assert_int_eq(policy_bpf__load(skel), 0);
 	ncpus = libbpf_num_possible_cpus();
 	ck_assert_int_gt(ncpus, 0);
+	set_host_seed(TEST_HOST_SEED);
 }
 
 static Suite *hosts_suite(void)
@@ -376,7 +444,9 @@ static Suite *hosts_suite(void)
 	tcase_add_test(tc, test_counters6_monitor);
 	tcase_add_test(tc, test_counters_survive_apply);
 	tcase_add_test(tc, test_uncovered_not_counted);
-	tcase_add_test(tc, test_claim_foreign_value);
+	tcase_add_test(tc, test_other_cpu_holds_host);
+	tcase_add_test(tc, test_victim_oldest);
+	tcase_add_test(tc, test_unspecified_no_way);
 	tcase_add_test(tc, test_blocked_counted);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tc_small, setup_small_table, teardown);

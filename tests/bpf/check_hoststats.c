@@ -201,31 +201,38 @@ START_TEST(test_table_top)
 }
 END_TEST
 
-/* Per-CPU values: summed over CPUs whose value is this host's; a value left
- * by another host (an LRU element reused) is skipped. */
+/*
+ * Per-CPU copies of a set: a host's ways in each are summed; a way of another
+ * host (here CPU 1's copy, holding @cpu1_addr in another way) is another host.
+ * The packets of 198.18.0.1, whose only packets so far are TEST_CPU's 2.
+ */
 static uint64_t packets_with_cpu1(const char *cpu1_addr)
 {
-	struct pd_dcache_val *vals = calloc(ncpus, sizeof(*vals));
-	union pd_dcache_key key;
+	struct pd_host_set *sets = calloc(ncpus, sizeof(*sets));
 	struct host_row *rows = NULL;
+	uint64_t packets = 0;
+	__u8 a[16];
 	size_t n = 0;
-	uint64_t packets;
+	int w;
 
-	ck_assert_ptr_nonnull(vals);
-	ck_assert_int_eq(dcache_lookup_all("198.18.0.1", vals), 0);
-	vals[1] = vals[TEST_CPU];
-	vals[1].packets = 10;
-	vals[1].bytes = 1000;
-	vals[1].last_seen = vals[TEST_CPU].last_seen + 1;
-	dcache_addr(cpu1_addr, vals[1].addr);
-	dcache_key("198.18.0.1", &key);
-	ck_assert_int_eq(bpf_map__update_elem(skel->maps.pd_dcache4, &key, 4, vals,
-					      sizeof(*vals) * ncpus, BPF_EXIST),
-			 0);
-	free(vals);
-	ck_assert_int_eq(hoststats_top_of(&d, NULL, PD_SLOT_NONE, 1, &rows, &n, NULL), 0);
-	ck_assert_uint_eq(n, 1);
-	packets = rows[0].packets;
+	ck_assert_ptr_nonnull(sets);
+	dcache_set_get("198.18.0.1", sets);
+	dcache_addr("198.18.0.1", a);
+	w = host_set_way(&sets[TEST_CPU], AF_INET, a);
+	ck_assert_int_ge(w, 0);
+	memset(&sets[1], 0, sizeof(sets[1]));
+	sets[1].way[3] = sets[TEST_CPU].way[w];
+	sets[1].way[3].packets = 10;
+	sets[1].way[3].bytes = 1000;
+	sets[1].way[3].last_seen = sets[TEST_CPU].way[w].last_seen + 1;
+	dcache_addr(cpu1_addr, sets[1].addr[3]);
+	dcache_set_put("198.18.0.1", sets);
+	free(sets);
+	ck_assert_int_eq(hoststats_top_of(&d, NULL, PD_SLOT_NONE, 10, &rows, &n, NULL), 0);
+	ck_assert_uint_eq(n, strcmp(cpu1_addr, "198.18.0.1") ? 2 : 1);
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(rows[i].addr, a, 16))
+			packets = rows[i].packets;
 	free(rows);
 	return packets;
 }
@@ -233,7 +240,7 @@ static uint64_t packets_with_cpu1(const char *cpu1_addr)
 START_TEST(test_table_cpus)
 {
 	if (ncpus < 2)
-		return; /* needs a second CPU's value */
+		return; /* needs a second CPU's copy */
 	send_n("198.18.0.1", IPPROTO_UDP, 53, 2);
 	ck_assert_uint_eq(packets_with_cpu1("198.18.0.1"), 12);
 	ck_assert_uint_eq(packets_with_cpu1("198.18.0.77"), 2);
@@ -256,18 +263,19 @@ START_TEST(test_table_many)
 	}
 	send_n("198.18.0.9", IPPROTO_UDP, 53, 1);
 	ck_assert_int_eq(hoststats_top_of(&d, NULL, PD_SLOT_NONE, 2, &rows, &n, &f), 0);
-	/* The fill from the same read as the rows. */
-	ck_assert_uint_eq(f.present4, 10000);
-	ck_assert_uint_eq(f.evicted4, 0);
+	/* The fill from the same read as the rows: a set that met more than
+	 * PD_HOST_WAYS of the hosts gave the oldest away. */
+	ck_assert_uint_eq(f.present4 + f.evicted4, 10000);
+	ck_assert_uint_le(f.evicted4, 100);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(row_addr(&rows[0], buf, sizeof(buf)), "198.18.31.28");
 	ck_assert_str_eq(row_addr(&rows[1], buf, sizeof(buf)), "198.18.0.9");
 	free(rows);
 	ck_assert_int_eq(hoststats_fill(&d, &f), 0);
-	ck_assert_uint_eq(f.present4, 10000);
+	ck_assert_uint_eq(f.present4 + f.evicted4, 10000);
 	ck_assert_uint_eq(f.present6, 0);
-	ck_assert_uint_eq(f.capacity4, bpf_map__max_entries(skel->maps.pd_dcache4));
-	ck_assert_uint_eq(f.evicted4, 0);
+	ck_assert_uint_eq(f.capacity4,
+			  (uint64_t)bpf_map__max_entries(skel->maps.pd_dcache4) * PD_HOST_WAYS);
 }
 END_TEST
 

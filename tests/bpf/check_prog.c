@@ -556,9 +556,7 @@ START_TEST(test_cache6)
 	ck_assert_uint_eq(rule_stats(20).dropped_packets, 2);
 	ck_assert_uint_eq(rule_stats(10).packets, 2);
 	/* The IPv4 cache was not involved. */
-	ck_assert_int_eq(
-		bpf_map_get_next_key(bpf_map__fd(skel->maps.pd_dcache4), NULL, &(__u32){ 0 }),
-		-ENOENT);
+	ck_assert_uint_eq(dcache_ways_used(AF_INET), 0);
 }
 END_TEST
 
@@ -614,9 +612,9 @@ START_TEST(test_cache_stale_ignored)
 END_TEST
 
 /*
- * An element the kernel reused for another host while a packet held it: this
- * host's key, the current epoch, another host's address and slot. Never used,
- * whichever byte of the IPv4 address or half of the IPv6 one differs.
+ * A way of the host's set that holds another address, in the current epoch, with
+ * another slot: never the host's, whichever byte of the IPv4 address or half of
+ * the IPv6 one differs. The host's packet takes a way of its own.
  */
 START_TEST(test_cache_other_addr_ignored)
 {
@@ -647,9 +645,9 @@ START_TEST(test_cache_other_addr_ignored)
 			pkt_v6(&p, reused[i].key, IPPROTO_TCP, 80, 60);
 		else
 			pkt_v4(&p, reused[i].key, IPPROTO_TCP, 80, 60);
-		ck_assert_msg(run(&p) == BPF_DROP, "%s: the entry holding %s was used",
-			      reused[i].key, reused[i].addr);
-		/* The trie's answer replaced it, with the right address. */
+		ck_assert_msg(run(&p) == BPF_DROP, "%s: the way holding %s was used", reused[i].key,
+			      reused[i].addr);
+		/* The trie's answer, in a way of the host's own. */
 		assert_dcache(reused[i].key, 5, 0);
 	}
 	ck_assert_uint_eq(rule_stats(20).dropped_packets, 4);
@@ -963,16 +961,18 @@ START_TEST(test_maps_shape)
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_src), sizeof(__u32));
 	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_sync), BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	ck_assert_int_ge(bpf_map__fd(skel->maps.pd_sync), 0);
-	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_dcache4), BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_dcache4), PD_DEFAULT_HOSTS);
-	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_dcache4), sizeof(__u32));
-	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_dcache4), sizeof(struct pd_dcache_val));
-	ck_assert_uint_eq(bpf_map__map_flags(skel->maps.pd_dcache4), BPF_F_NO_COMMON_LRU);
-	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_dcache6), BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	ck_assert_uint_eq(bpf_map__map_flags(skel->maps.pd_dcache6), BPF_F_NO_COMMON_LRU);
-	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_dcache6), PD_DEFAULT_HOSTS);
-	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_dcache6), sizeof(struct pd_dcache6_key));
-	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_dcache6), sizeof(struct pd_dcache_val));
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_dcache4), BPF_MAP_TYPE_PERCPU_ARRAY);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_dcache4),
+			  pd_host_sets(PD_DEFAULT_HOSTS));
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_dcache4), sizeof(struct pd_host_set));
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_dcache6), BPF_MAP_TYPE_PERCPU_ARRAY);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_dcache6),
+			  pd_host_sets(PD_DEFAULT_HOSTS));
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_dcache6), sizeof(struct pd_host_set));
+	ck_assert_uint_eq(skel->rodata->pd_host_sets_mask, pd_host_sets(PD_DEFAULT_HOSTS) - 1);
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_host_seed), BPF_MAP_TYPE_ARRAY);
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_host_seed),
+			  sizeof(struct pd_host_seed));
 	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_rule_buckets), BPF_MAP_TYPE_ARRAY);
 	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_rule_buckets), PD_MAX_RULE_COUNTERS);
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_rule_buckets),

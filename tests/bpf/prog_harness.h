@@ -22,14 +22,10 @@
 
 #include "bpf/policy_abi.h"
 #include "policyd/daemon.h" /* clock_ns */
+#include "lib/hostset.h"
 #include "lib/prefix.h"
 #include "policy.skel.h"
 #include "tests/bpf/pkt.h"
-
-union pd_dcache_key {
-	__u32 v4; /* network order */
-	struct pd_dcache6_key v6;
-};
 
 static struct policy_bpf *skel;
 static int ncpus;
@@ -92,6 +88,17 @@ static inline void set_coarse_ns(__u32 ns)
 	put_config(&cfg);
 }
 
+/* The seed of the per-host table's sets (tests use TEST_HOST_SEED). */
+#define TEST_HOST_SEED 0x5eed0f7e57ab1e5ull
+static inline void set_host_seed(__u64 seed)
+{
+	struct pd_host_seed s = { .seed = seed };
+	__u32 zero = 0;
+
+	ck_assert_int_eq(
+		bpf_map_update_elem(bpf_map__fd(skel->maps.pd_host_seed), &zero, &s, BPF_ANY), 0);
+}
+
 /*
  * Load the skeleton with room for @buckets per-host buckets and @hosts per-host
  * states in pd_hosts (0: as the object says).
@@ -113,6 +120,8 @@ static inline void setup_tables(__u32 buckets, __u32 hosts)
 	ck_assert_msg(!err, "skeleton load failed: %s", strerror(-err));
 	ncpus = libbpf_num_possible_cpus();
 	ck_assert_int_gt(ncpus, 0);
+	/* A seed for the per-host sets, as the daemon draws one. */
+	set_host_seed(TEST_HOST_SEED);
 	/* The coarse clock's tick, as the daemon writes it at start: tests run the
 	 * program as it runs on this machine. */
 	set_coarse_ns(coarse_tick_ns());
@@ -472,102 +481,140 @@ static inline int run(const struct pkt *p)
 
 /* --- the per-host table ------------------------------------------------- */
 
-/* The table key of an address, IPv4 or IPv6 by its text; returns the map. */
-static inline struct bpf_map *dcache_key(const char *addr, union pd_dcache_key *key)
+/* The address as the per-host table stores it (IPv4 in the first four bytes,
+ * rest zero), by its text; returns its family. */
+static inline int dcache_addr(const char *addr, __u8 out[16])
 {
-	memset(key, 0, sizeof(*key));
-	if (inet_pton(AF_INET, addr, &key->v4) == 1)
-		return skel->maps.pd_dcache4;
-	ck_assert_int_eq(inet_pton(AF_INET6, addr, key->v6.addr), 1);
-	return skel->maps.pd_dcache6;
-}
-
-static inline size_t dcache_key_size(const struct bpf_map *map)
-{
-	return map == skel->maps.pd_dcache4 ? sizeof(__u32) : sizeof(struct pd_dcache6_key);
-}
-
-/* The address as an entry stores it: IPv4 in the first four bytes, rest zero. */
-static inline void dcache_addr(const char *addr, __u8 out[16])
-{
-	union pd_dcache_key key;
-	struct bpf_map *map = dcache_key(addr, &key);
-
 	memset(out, 0, 16);
-	memcpy(out, &key, dcache_key_size(map));
+	if (inet_pton(AF_INET, addr, out) == 1)
+		return AF_INET;
+	ck_assert_int_eq(inet_pton(AF_INET6, addr, out), 1);
+	return AF_INET6;
+}
+
+static inline struct bpf_map *dcache_map(int family)
+{
+	return family == AF_INET ? skel->maps.pd_dcache4 : skel->maps.pd_dcache6;
+}
+
+/* The index of @addr's set, under the seed in pd_host_seed. */
+static inline __u32 dcache_set_index(const char *addr)
+{
+	__u8 a[16];
+	int family = dcache_addr(addr, a);
+	uint64_t seed = 0;
+
+	ck_assert_int_eq(host_seed_read(bpf_map__fd(skel->maps.pd_host_seed), &seed), 0);
+	return host_set_index(family, a, seed, bpf_map__max_entries(dcache_map(family)));
+}
+
+/* Every CPU's copy of @addr's set into @sets (ncpus of them). */
+static inline void dcache_set_get(const char *addr, struct pd_host_set *sets)
+{
+	__u8 a[16];
+	int fd = bpf_map__fd(dcache_map(dcache_addr(addr, a)));
+	__u32 idx = dcache_set_index(addr);
+
+	ck_assert_int_eq(bpf_map_lookup_elem(fd, &idx, sets), 0);
+}
+
+static inline void dcache_set_put(const char *addr, const struct pd_host_set *sets)
+{
+	__u8 a[16];
+	int fd = bpf_map__fd(dcache_map(dcache_addr(addr, a)));
+	__u32 idx = dcache_set_index(addr);
+
+	ck_assert_int_eq(bpf_map_update_elem(fd, &idx, sets, BPF_ANY), 0);
 }
 
 /*
- * Every CPU's value of @addr's entry into @vals (ncpus of them); 0 or -errno
- * (-ENOENT: no entry).
+ * Every CPU's way for @addr into @ways (ncpus of them; zeros where a CPU holds
+ * none); how many CPUs hold the host (0: none), or -errno.
  */
-static inline int dcache_lookup_all(const char *addr, struct pd_dcache_val *vals)
+static inline int dcache_lookup_all(const char *addr, struct pd_host_way *ways)
 {
-	union pd_dcache_key key;
-	struct bpf_map *map = dcache_key(addr, &key);
+	__u8 a[16];
+	int family = dcache_addr(addr, a);
+	struct bpf_map *map = dcache_map(family);
 
-	return bpf_map__lookup_elem(map, &key, dcache_key_size(map), vals, sizeof(*vals) * ncpus,
-				    0) ?
-		       -errno :
-		       0;
+	return host_ways_read(bpf_map__fd(map), bpf_map__fd(skel->maps.pd_host_seed),
+			      bpf_map__max_entries(map), family, a, ncpus, ways);
 }
 
 /*
- * Write the entry under @key_addr's key holding @val_addr, the same value on every
- * CPU: the same address is what a packet in @epoch would have written; another is
- * an element reused for another host while a packet still held it.
+ * Give @addr a way in the set of @set_of on every CPU (its own, or a free one),
+ * as a packet in @epoch would have: the tag written, the counters zero. Another
+ * address than @set_of's own is a set's way some other host holds.
  */
-static inline void dcache_put_as(const char *key_addr, const char *val_addr, __u32 epoch,
-				 __u32 slot)
+static inline void dcache_put_as(const char *set_of, const char *addr, __u32 epoch, __u32 slot)
 {
-	struct pd_dcache_val *vals = calloc(ncpus, sizeof(*vals));
-	union pd_dcache_key key;
-	struct bpf_map *map = dcache_key(key_addr, &key);
-	int cpu;
+	struct pd_host_set *sets = calloc(ncpus, sizeof(*sets));
+	__u8 a[16];
+	int family = dcache_addr(addr, a), cpu, w;
 
-	ck_assert_ptr_nonnull(vals);
+	ck_assert_ptr_nonnull(sets);
+	dcache_set_get(set_of, sets);
 	for (cpu = 0; cpu < ncpus; cpu++) {
-		vals[cpu].epoch = epoch;
-		vals[cpu].slot = slot;
-		dcache_addr(val_addr, vals[cpu].addr);
+		w = host_set_way(&sets[cpu], family, a);
+		if (w < 0)
+			w = host_set_way(&sets[cpu], family, (const __u8[16]){ 0 });
+		ck_assert_int_ge(w, 0);
+		memcpy(sets[cpu].addr[w], a, 16);
+		sets[cpu].way[w] = (struct pd_host_way){ .epoch = epoch, .slot = slot };
 	}
-	ck_assert_int_eq(bpf_map__update_elem(map, &key, dcache_key_size(map), vals,
-					      sizeof(*vals) * ncpus, BPF_ANY),
-			 0);
-	free(vals);
+	dcache_set_put(set_of, sets);
+	free(sets);
 }
 
-/* Write an entry directly, as a packet in @epoch would have. */
 static inline void dcache_put(const char *addr, __u32 epoch, __u32 slot)
 {
 	dcache_put_as(addr, addr, epoch, slot);
 }
 
-/* TEST_CPU's value of the entry for @addr; fails the test if there is none. */
-static inline struct pd_dcache_val dcache_get(const char *addr)
+/* TEST_CPU's way for @addr; fails the test if there is none. */
+static inline struct pd_host_way dcache_get(const char *addr)
 {
-	struct pd_dcache_val *vals = calloc(ncpus, sizeof(*vals)), val;
-	int err;
+	struct pd_host_set *sets = calloc(ncpus, sizeof(*sets));
+	struct pd_host_way way;
+	__u8 a[16];
+	int family = dcache_addr(addr, a), w;
 
-	ck_assert_ptr_nonnull(vals);
-	err = dcache_lookup_all(addr, vals);
-	ck_assert_msg(!err, "no entry for %s: %s", addr, strerror(-err));
-	val = vals[TEST_CPU];
-	free(vals);
-	return val;
+	ck_assert_ptr_nonnull(sets);
+	dcache_set_get(addr, sets);
+	w = host_set_way(&sets[TEST_CPU], family, a);
+	ck_assert_msg(w >= 0, "no way for %s", addr);
+	way = sets[TEST_CPU].way[w];
+	free(sets);
+	return way;
 }
 
-/* The entry for @addr is {@epoch, @slot} and holds @addr itself. */
+/* TEST_CPU's way for @addr is tagged {@epoch, @slot}. */
 static inline void assert_dcache(const char *addr, __u32 epoch, __u32 slot)
 {
-	struct pd_dcache_val val = dcache_get(addr);
-	__u8 want[16];
+	struct pd_host_way way = dcache_get(addr);
 
-	ck_assert_msg(val.epoch == epoch && val.slot == slot,
-		      "entry for %s: epoch %u slot %#x, expected epoch %u slot %#x", addr,
-		      val.epoch, val.slot, epoch, slot);
-	dcache_addr(addr, want);
-	ck_assert_msg(!memcmp(val.addr, want, sizeof(want)), "entry for %s: wrong address", addr);
+	ck_assert_msg(way.epoch == epoch && way.slot == slot,
+		      "way of %s: epoch %u slot %#x, expected epoch %u slot %#x", addr, way.epoch,
+		      way.slot, epoch, slot);
+}
+
+/* Ways holding a host in @family's table, over every set and CPU. */
+static inline size_t dcache_ways_used(int family)
+{
+	struct bpf_map *map = dcache_map(family);
+	struct pd_host_set *sets = calloc(ncpus, sizeof(*sets));
+	static const __u8 none[16];
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(sets);
+	for (__u32 i = 0; i < bpf_map__max_entries(map); i++) {
+		ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(map), &i, sets), 0);
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			for (int w = 0; w < PD_HOST_WAYS; w++)
+				n += !!memcmp(sets[cpu].addr[w], none, sizeof(none));
+	}
+	free(sets);
+	return n;
 }
 
 /* The misc counters, summed over CPUs. */
@@ -583,8 +630,8 @@ static inline struct pd_misc_stats misc_stats(void)
 	for (cpu = 0; cpu < ncpus; cpu++) {
 		sum.events_lost += vals[cpu].events_lost;
 		sum.events_capped += vals[cpu].events_capped;
-		sum.hosts_inserted4 += vals[cpu].hosts_inserted4;
-		sum.hosts_inserted6 += vals[cpu].hosts_inserted6;
+		sum.hosts_evicted4 += vals[cpu].hosts_evicted4;
+		sum.hosts_evicted6 += vals[cpu].hosts_evicted6;
 	}
 	free(vals);
 	return sum;

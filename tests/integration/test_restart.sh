@@ -56,6 +56,25 @@ send_udp 198.18.2.1 53 1
 assert_eq "enforced after the upgrade" 14 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
 assert_eq "passes counted after the upgrade" 3 "$(stat_of r .totals.passed.packets)"
 
+# The per-host counters survive a restart with their table; without the
+# seed their sets were chosen by, the tables are made anew (with a warning)
+# and a new seed drawn; the policy's counters stay.
+host_packets() { "$POLICYCTL" --json stats 198.18.2.1 --top 1 | jq '.hosts[0].packets // 0'; }
+assert_eq "host counted across restarts" 17 "$(host_packets)"
+seed_of() { bpftool map dump pinned "$SB_DIR/bpffs/policyd/pd_host_seed" -j | jq -r '.[0].formatted.value.seed'; }
+seed1=$(seed_of)
+[ "$seed1" != 0 ] || fail "no seed drawn for the per-host tables"
+policyd_stop
+rm "$SB_DIR/bpffs/policyd/pd_host_seed"
+policyd_start
+grep -q 'pd_dcache4 has lost its seed' "$SB_DIR/policyd.log" || fail "no warning for the lost seed"
+seed2=$(seed_of)
+[ "$seed2" != 0 ] && [ "$seed2" != "$seed1" ] || fail "seed after the loss: $seed2 (was $seed1)"
+assert_eq "per-host counters start over" 0 "$(host_packets)"
+assert_eq "policy counters kept" 14 "$(stat_of r '.rules[] | select(.rule=="no-9000") | .dropped')"
+send_udp 198.18.2.1 53 1
+assert_eq "the host counted again" 1 "$(host_packets)"
+
 # SIGHUP re-applies the saved policy: same counters, same routes.
 kill -HUP "$PD_PID"
 sleep 0.5

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <bpf/bpf.h>
+
+#include "lib/hostset.h"
+
+uint32_t host_set_index(int family, const uint8_t *addr, uint64_t seed, uint32_t sets)
+{
+	uint64_t hi, lo;
+	uint32_t a4;
+
+	if (family == AF_INET) {
+		memcpy(&a4, addr, sizeof(a4));
+		return pd_host_set_of4(a4, seed, sets - 1);
+	}
+	memcpy(&hi, addr, sizeof(hi));
+	memcpy(&lo, addr + 8, sizeof(lo));
+	return pd_host_set_of6(hi, lo, seed, sets - 1);
+}
+
+int host_set_way(const struct pd_host_set *set, int family, const uint8_t *addr)
+{
+	size_t len = family == AF_INET ? 4 : 16;
+
+	for (int w = 0; w < PD_HOST_WAYS; w++)
+		if (!memcmp(set->addr[w], addr, len))
+			return w;
+	return -1;
+}
+
+int host_seed_read(int seed_fd, uint64_t *seed)
+{
+	struct pd_host_seed s;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(seed_fd, &zero, &s))
+		return -errno;
+	*seed = s.seed;
+	return 0;
+}
+
+int host_ways_read(int set_fd, int seed_fd, uint32_t sets, int family, const uint8_t *addr,
+		   int ncpus, struct pd_host_way *ways)
+{
+	struct pd_host_set *vals;
+	uint64_t seed = 0;
+	uint32_t idx;
+	int err, n = 0;
+
+	err = host_seed_read(seed_fd, &seed);
+	if (err)
+		return err;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	idx = host_set_index(family, addr, seed, sets);
+	if (bpf_map_lookup_elem(set_fd, &idx, vals)) {
+		err = -errno;
+		free(vals);
+		return err;
+	}
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		int w = host_set_way(&vals[cpu], family, addr);
+
+		memset(&ways[cpu], 0, sizeof(ways[cpu]));
+		if (w >= 0) {
+			ways[cpu] = vals[cpu].way[w];
+			n++;
+		}
+	}
+	free(vals);
+	return n;
+}
