@@ -71,7 +71,7 @@ time_cmd() {
 }
 
 table=$(
-echo "| command ($HOSTS hosts in the table, $RUNS runs) | median ms | min ms | max ms |"
+echo "| command ($present hosts in the table, $RUNS runs) | median ms | min ms | max ms |"
 echo "|---|---:|---:|---:|"
 time_cmd "\`policyctl stats 198.18.0.0/16 --top 10\`" "$POLICYCTL" stats 198.18.0.0/16 --top 10
 time_cmd "\`policyctl stats 198.18.0.0/16\` (10 busiest, then 256 bucket rows)" \
