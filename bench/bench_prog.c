@@ -497,6 +497,27 @@ static unsigned long long quota_used(struct policy_bpf *skel, enum bench_guard g
 		       pq.used;
 }
 
+/* The per-host bucket of @key, from its set; 0, or -ENOENT if it has none. */
+static int host_bucket_read(struct policy_bpf *skel, const struct pd_host_key *key,
+			    struct pd_bucket *b)
+{
+	struct pd_bucket_set set;
+	uint64_t seed = 0;
+	__u32 idx;
+	int w;
+
+	if (host_seed_read(bpf_map__fd(skel->maps.pd_host_seed), &seed))
+		return -ENOENT;
+	idx = host_key_set_index(key, seed, bpf_map__max_entries(skel->maps.pd_host_buckets));
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_host_buckets), &idx, &set))
+		return -ENOENT;
+	w = bucket_set_way(&set, key);
+	if (w < 0)
+		return -ENOENT;
+	*b = set.way[w].b;
+	return 0;
+}
+
 /*
  * The measured path must be the one claimed: a pass by the 7th rule, counted, and
  * the destination cached (in epoch 0, slot BENCH_SLOT, its own address) where the
@@ -573,10 +594,9 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 lim
 		goto out;
 	}
 	memcpy(hkey.addr, &dst, sizeof(dst));
-	if (limit_burst &&
-	    bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_host_buckets), &hkey, &bucket)) {
-		err = -errno;
-		pr_err("no per-host bucket for the destination: %s\n", strerror(-err));
+	if (limit_burst && host_bucket_read(skel, &hkey, &bucket)) {
+		pr_err("no per-host bucket for the destination\n");
+		err = -EPROTO;
 		goto out;
 	}
 	/* A fresh bucket's tat is the packet's time plus one packet's cost. A deep

@@ -58,8 +58,8 @@ program reads it, bpf/clock.bpf.h), the blocked test, GCRA's test and
 compare-and-swap and the quota's atomic add and test, all in that one entry; no
 rules, no counters, no policy, no IPv6, no events (bench_prog checks that a run
 charges the host). The policy program keeps that state in three tables: the
-per-host table, whose set it finds itself (below), and two hash tables,
-pd_hosts and pd_host_buckets: two hash lookups. The third "least"
+per-host table and pd_host_buckets, whose sets it finds itself (below), and
+one hash table, pd_hosts: one hash lookup. The third "least"
 row (bench_stateful_table) does the coarse one's job with the host's entry in
 an array that the program searches itself: the set of 4 slots its address
 hashes to, slot by slot (the host in the last one), with the verifier's
@@ -74,8 +74,9 @@ packet's destination inside one of them. Its rules test proto and dport only (th
 testing any of those, or src, goes on to a separate function, which these do not
 reach). The "per-host packet limit" rows give that 7th rule a per-host packet
 limit of 1e9 packets/s (every packet conforms, which is checked after the runs),
-so each packet also pays the limit's whole path: the clock, the
-pd_host_buckets hash lookup, the GCRA test and the compare-and-swap (inline,
+so each packet also pays the limit's whole path: the clock, the search
+of the host's set of pd_host_buckets (a seeded hash, an inlined array
+lookup, up to 4 key compares), the GCRA test and the compare-and-swap (inline,
 after the rules' loop, which is the one global function a packet calls);
 rules without a limit pay one byte test. Its burst is either 1,000 packets, a bucket
 1 us deep, which reads the ns clock (bpf_ktime_get_ns), or 1e9 packets, 1 s

@@ -57,6 +57,119 @@ static __always_inline int pd_gcra(struct pd_bucket *b, __u64 now, __u64 cost, _
 	return PD_LIMIT_CONFORM;
 }
 
+/* pd_host_buckets' sets less one (see the ABI), set with its max_entries before load. */
+const volatile __u32 pd_bucket_sets_mask = PD_DEFAULT_HOSTS / PD_BUCKET_WAYS - 1;
+
+/*
+ * After a way of @set was given to the key @k: the same key may have been
+ * given another way of the set by another CPU at the same time (each took a
+ * way the other had not yet published). Both published theirs with a full
+ * barrier before looking, so at least one of them sees the other's, and
+ * frees the way of the two with the higher index: one bucket is left. A
+ * free is a compare-and-swap from the key, never a store: the way may have
+ * gone to a third key since.
+ */
+static __always_inline void pd_bucket_dedup(struct pd_bucket_set *set, int mine, __u64 k0, __u64 k1,
+					    __u64 k2)
+{
+	__u64 *wk;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < PD_BUCKET_WAYS; i++) {
+		if (i == mine)
+			continue;
+		wk = (__u64 *)&set->way[i].key;
+		if (*(volatile __u64 *)&wk[0] == k0 && *(volatile __u64 *)&wk[1] == k1 &&
+		    *(volatile __u64 *)&wk[2] == k2) {
+			if (i > mine)
+				__sync_val_compare_and_swap(&wk[0], k0, 0);
+			else
+				__sync_val_compare_and_swap(
+					(__u64 *)&set->way[mine & (PD_BUCKET_WAYS - 1)].key, k0, 0);
+			return;
+		}
+	}
+}
+
+/*
+ * The bucket of @hkey (8-byte aligned) in pd_host_buckets, charged with @cost
+ * at @now as pd_gcra does, for a limit of @burst. A key with no way takes a
+ * free one, or one whose bucket has refilled by @refilled (the coarse clock,
+ * in the buckets' units: at or before either clock's now), full as a new
+ * bucket is; with neither, PD_LIMIT_TABLE_FULL. With @explain nothing is
+ * charged or taken: a key with no way gets PD_LIMIT_NEW_HOST if one would be
+ * given, else PD_LIMIT_TABLE_FULL.
+ *
+ * Taking a way: a compare-and-swap of its first word from what the search
+ * read (0, or the refilled key's) to PD_BUCKET_BUSY, so one CPU takes it; the
+ * rest of the key and the bucket; the key's first word, by an exchange
+ * (ordered after the writes before it on every architecture). A CPU that
+ * loses the race lets the packet through uncharged (fail open, as a locked
+ * hash bucket did). A refilled bucket charged by its own host at the very
+ * moment its way is taken loses that charge: the host's next packet finds a
+ * full bucket, which it nearly was. A packet that matched a key just before
+ * its way was taken from it charges the new key's bucket, once.
+ */
+static __always_inline int pd_host_limit(const struct pd_host_key *hkey, __u64 now, __u64 cost,
+					 __u64 burst, __u64 refilled, __u64 seed, int explain)
+{
+	const __u64 *k = (const __u64 *)hkey;
+	__u64 k0 = k[0], k1 = k[1], k2 = k[2], w0, take_w0 = 0;
+	struct pd_bucket_set *set;
+	struct pd_bucket_way *way;
+	int i, hit = -1, take = -1;
+	__u64 *wk;
+	__u32 idx;
+
+	idx = pd_host_key_set_of(k0, k1, k2, seed, pd_bucket_sets_mask);
+	set = bpf_map_lookup_elem(&pd_host_buckets, &idx);
+	if (!set)
+		return PD_LIMIT_CONFORM;
+#pragma unroll
+	for (i = 0; i < PD_BUCKET_WAYS; i++) {
+		wk = (__u64 *)&set->way[i].key;
+		w0 = *(volatile __u64 *)&wk[0];
+		if (w0 == k0 && *(volatile __u64 *)&wk[1] == k1 &&
+		    *(volatile __u64 *)&wk[2] == k2) {
+			hit = i;
+			break;
+		}
+		if (take < 0 && w0 != PD_BUCKET_BUSY &&
+		    (!w0 || *(volatile __u64 *)&set->way[i].b.tat <= refilled)) {
+			take = i;
+			take_w0 = w0;
+		}
+	}
+	if (hit >= 0) {
+		/* One way, unknown to the verifier: what follows is walked once. */
+		i = hit;
+		barrier_var(i);
+		way = &set->way[i & (PD_BUCKET_WAYS - 1)];
+		return pd_gcra(&way->b, now, cost, burst, explain);
+	}
+	/* No bucket yet: a full one, which the packet leaves at now + cost. */
+	if (cost > burst)
+		return PD_LIMIT_OVER;
+	if (take < 0)
+		return PD_LIMIT_TABLE_FULL;
+	if (explain)
+		return PD_LIMIT_NEW_HOST;
+	i = take;
+	barrier_var(i);
+	i &= PD_BUCKET_WAYS - 1;
+	way = &set->way[i];
+	wk = (__u64 *)&way->key;
+	if (__sync_val_compare_and_swap(&wk[0], take_w0, PD_BUCKET_BUSY) != take_w0)
+		return PD_LIMIT_CONFORM;
+	*(volatile __u64 *)&wk[1] = k1;
+	*(volatile __u64 *)&wk[2] = k2;
+	*(volatile __u64 *)&way->b.tat = now + cost;
+	__sync_lock_test_and_set(&wk[0], k0);
+	pd_bucket_dedup(set, i, k0, k1, k2);
+	return PD_LIMIT_CONFORM;
+}
+
 /* @addr (16 bytes, 8-byte aligned) keeps its first @bits bits, the rest cleared. */
 static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
 {
@@ -78,9 +191,11 @@ static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
  * The rate limit of the matching pass rule @rule, for a packet to @dkey's
  * address sent at @now_ns (monotonic ns, by the clock PD_COARSE_TICKS chooses
  * for the bucket's depth): PD_LIMIT_CONFORM, PD_LIMIT_OVER or
- * PD_LIMIT_TABLE_FULL. With @explain, nothing is charged or created: the answer
- * is what the bucket says now, and a host without a bucket gets
- * PD_LIMIT_NEW_HOST (it would start full).
+ * PD_LIMIT_TABLE_FULL. @refilled is the packet's coarse time (ns), @seed
+ * pd_host_seed's (see pd_host_limit). With @explain, nothing is charged or
+ * created: the answer is what the bucket says now, and a host without a
+ * bucket gets PD_LIMIT_NEW_HOST (it would start full), or PD_LIMIT_TABLE_FULL
+ * if its set has no way to give.
  *
  * Inline in the program's entry, after the rules' loop (pd_first_match) has
  * decided which rule, if any, charges its limit: the verifier walks this once,
@@ -89,14 +204,13 @@ static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
  * bench/RESULTS.md).
  */
 static __always_inline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
-				    const struct pd_dest_key *dkey, int explain, __u64 now_ns)
+				    const struct pd_dest_key *dkey, int explain, __u64 now_ns,
+				    __u64 refilled, __u64 seed)
 {
 	struct pd_host_key hkey __attribute__((aligned(8))) = {};
-	struct pd_bucket fresh;
-	struct pd_bucket *b;
 	__u64 n, interval, cost, burst, now;
+	struct pd_bucket *b;
 	__u32 mask4;
-	long err;
 
 	if (rule->limit.kind == PD_LIMIT_BYTES) {
 		n = skb->len;
@@ -135,28 +249,7 @@ static __always_inline int pd_limit(struct __sk_buff *skb, const struct pd_rule 
 	} else {
 		pd_mask6(hkey.addr, rule->limit.mask6);
 	}
-	b = bpf_map_lookup_elem(&pd_host_buckets, &hkey);
-	if (b)
-		return pd_gcra(b, now, cost, burst, explain);
-
-	/* No bucket yet: a full one, which the packet leaves at now + cost. */
-	if (cost > burst)
-		return PD_LIMIT_OVER;
-	if (explain)
-		return PD_LIMIT_NEW_HOST;
-	fresh.tat = now + cost;
-	err = bpf_map_update_elem(&pd_host_buckets, &hkey, &fresh, BPF_NOEXIST);
-	if (!err)
-		return PD_LIMIT_CONFORM;
-	if (err == -EEXIST) {
-		/* Another CPU created it since the lookup: charge that one. */
-		b = bpf_map_lookup_elem(&pd_host_buckets, &hkey);
-		return b ? pd_gcra(b, now, cost, burst, 0) : PD_LIMIT_CONFORM;
-	}
-	if (err == -E2BIG || err == -ENOMEM)
-		return PD_LIMIT_TABLE_FULL;
-	/* -EBUSY (the bucket's lock held by this CPU, from an NMI): not the host's fault. */
-	return PD_LIMIT_CONFORM;
+	return pd_host_limit(&hkey, now, cost, burst, refilled << PD_TIME_SHIFT, seed, explain);
 }
 
 #endif

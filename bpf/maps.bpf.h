@@ -67,15 +67,17 @@ struct {
 } pd_rule_buckets SEC(".maps");
 
 /*
- * The buckets of per-host limits, created by the first packet to a host. The
- * daemon sets max_entries (--hosts) before load. Preallocated (the default): an
- * insert never allocates in the data path, and a full table answers -E2BIG.
+ * The buckets of per-host limits (see the ABI), a way of a set given by the
+ * first packet to a host. The daemon sets max_entries (pd_host_sets of
+ * --hosts) before load, and pd_bucket_sets_mask to match. Found by the program
+ * itself, as the per-host table is: no helper call, an inlined array lookup.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, PD_DEFAULT_HOSTS);
-	__type(key, struct pd_host_key);
-	__type(value, struct pd_bucket);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PD_DEFAULT_HOSTS / PD_BUCKET_WAYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct pd_bucket_set);
 } pd_host_buckets SEC(".maps");
 
 /*

@@ -141,6 +141,7 @@ struct pd_decision {
 	/* in: a limit whose burst is at least this deep (time units) reads
 	 * g.now, the coarse clock; a shallower one the ns clock (PD_COARSE_TICKS) */
 	__u64 coarse_depth;
+	__u64 seed; /* in: pd_host_seed's, for pd_host_buckets */
 	__u32 idx; /* in: the policy's index in pd_policies */
 	__u32 counter; /* pd_rule_stats index of the deciding rule, or the default's */
 	__u32 reason; /* enum pd_reason */
@@ -188,7 +189,7 @@ __noinline int pd_first_match(struct __sk_buff *skb, const struct pd_policy *pol
 	 * so 64 rules x 16 ranges stays far below the complexity limit (the code
 	 * after the loop is walked once per rule that can end it: keep it small,
 	 * and keep what it writes in @d, whose contents the verifier does not
-	 * track; the whole program took 174k instructions processed on 6.18, of
+	 * track; the whole program took 223k instructions processed on 6.18, of
 	 * 1M), and the JIT runs a tight loop with no per-rule indirect call as
 	 * bpf_loop() would cost.
 	 */
@@ -231,7 +232,7 @@ static __always_inline void pd_enforce(struct __sk_buff *skb, const struct pd_po
 		rule = &pol->rules[d->rule];
 		if (rule->limit.kind != PD_LIMIT_NONE) {
 			now = rule->limit.burst >= d->coarse_depth ? d->g.now : bpf_ktime_get_ns();
-			limit = pd_limit(skb, rule, dkey, d->explain, now);
+			limit = pd_limit(skb, rule, dkey, d->explain, now, d->g.now, d->seed);
 			if (limit == PD_LIMIT_OVER) {
 				d->reason = PD_REASON_LIMIT;
 				d->xflags = PD_EXPLAIN_F_LIMIT_OVER;
@@ -370,12 +371,13 @@ int policyd_out(struct __sk_buff *skb)
 
 	/* A route may cover more than the policies' destinations (a /16 route, a /24
 	 * destination): traffic no policy names passes untouched and uncounted. */
+	d.seed = pd_host_seed_get();
 	if (explain)
 		slot = pd_dest_lookup(&key);
 	else if (key.family == AF_INET)
-		host = pd_host4(&key, epoch, pd_host_seed_get(), &slot);
+		host = pd_host4(&key, epoch, d.seed, &slot);
 	else
-		host = pd_host6(&key, epoch, pd_host_seed_get(), &slot);
+		host = pd_host6(&key, epoch, d.seed, &slot);
 	if (slot >= PD_MAX_POLICIES)
 		goto none;
 	idx = gen * PD_MAX_POLICIES + slot;

@@ -277,9 +277,7 @@ struct pd_bucket {
 	__u64 tat; /* 1/16 ns; 0 = full */
 };
 
-/* pd_host_buckets (HASH, max_entries = policyd --hosts): per-host buckets.
- * A host whose bucket is absent when the table is full gets the policy's
- * table_full verdict, counted as reason table-full. */
+/* A per-host bucket's key: the rule and the destination host (group). */
 struct pd_host_key {
 	__u32 counter; /* the rule's counter index: one bucket per rule and host */
 	__u8 family;
@@ -287,6 +285,37 @@ struct pd_host_key {
 	__u8 addr[16]; /* destination, masked to mask4/mask6 */
 };
 #define PD_DEFAULT_HOSTS 65536
+
+/*
+ * pd_host_buckets: per-host buckets, shared by the CPUs. ARRAY of sets of
+ * PD_BUCKET_WAYS ways (key: the set's index), max_entries =
+ * pd_host_sets(policyd --hosts), BPF_F_MMAPABLE (the daemon frees ways with
+ * atomics). A key's set is pd_host_key_set_of under pd_host_seed. A way is
+ * free when the first word of its key is 0 (a key's family never is), taken
+ * while that word is PD_BUCKET_BUSY, and its key's otherwise. A bucket that
+ * has refilled (tat at or before now) says what no bucket says, so its way
+ * may be given to another key: a new key takes a free way, else a refilled
+ * one; a set with neither is full for it, and it gets the policy's
+ * table_full verdict, counted as reason table-full.
+ */
+#define PD_BUCKET_WAYS 4
+#define PD_BUCKET_BUSY (0xffull << 32) /* family 0xff: a way being taken */
+
+struct pd_bucket_way {
+	struct pd_host_key key;
+	struct pd_bucket b;
+};
+
+struct pd_bucket_set {
+	struct pd_bucket_way way[PD_BUCKET_WAYS];
+};
+
+/* The set of a bucket's key, seen as three 64-bit words in memory order. */
+static inline __attribute__((always_inline)) __u32 pd_host_key_set_of(__u64 w0, __u64 w1, __u64 w2,
+								      __u64 seed, __u32 mask)
+{
+	return (__u32)pd_host_mix((w1 ^ seed) + (w2 ^ w0) * 0x9e3779b97f4a7c15ull) & mask;
+}
 
 /* pd_rule.flags */
 #define PD_RULE_LOG (1u << 0) /* log: true: an event per match (rate-capped) */
@@ -591,6 +620,7 @@ _Static_assert(sizeof(struct pd_port_range) == 4, "pd_port_range size");
 _Static_assert(sizeof(struct pd_limit) == 24, "pd_limit size");
 _Static_assert(sizeof(struct pd_bucket) == 8, "pd_bucket size");
 _Static_assert(sizeof(struct pd_host_key) == 24, "pd_host_key size");
+_Static_assert(sizeof(struct pd_bucket_set) == PD_BUCKET_WAYS * 32, "pd_bucket_set size");
 _Static_assert(sizeof(struct pd_rule) == 16 + 8 * PD_MAX_PORT_RANGES + 4 * PD_MAX_LENGTH_RANGES +
 						 32 + sizeof(struct pd_limit),
 	       "pd_rule size");

@@ -75,3 +75,19 @@ int host_ways_read(int set_fd, int seed_fd, uint32_t sets, int family, const uin
 	free(vals);
 	return n;
 }
+
+uint32_t host_key_set_index(const struct pd_host_key *key, uint64_t seed, uint32_t sets)
+{
+	uint64_t w[3];
+
+	memcpy(w, key, sizeof(w));
+	return pd_host_key_set_of(w[0], w[1], w[2], seed, sets - 1);
+}
+
+int bucket_set_way(const struct pd_bucket_set *set, const struct pd_host_key *key)
+{
+	for (int w = 0; w < PD_BUCKET_WAYS; w++)
+		if (!memcmp(&set->way[w].key, key, sizeof(*key)))
+			return w;
+	return -1;
+}

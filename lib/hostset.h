@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The per-host table's sets (pd_dcache4/6, see the ABI) from user space: which
- * set a host is in, which way of a CPU's copy holds it, and a host's ways read
- * from the map.
+ * The sets of the per-host table (pd_dcache4/6) and of the per-host buckets
+ * (pd_host_buckets), see the ABI, from user space: which set a host or a key is
+ * in, which way holds it, and a host's ways read from the map.
  */
 #ifndef POLICYD_HOSTSET_H
 #define POLICYD_HOSTSET_H
@@ -28,5 +28,12 @@ int host_seed_read(int seed_fd, uint64_t *seed);
  */
 int host_ways_read(int set_fd, int seed_fd, uint32_t sets, int family, const uint8_t *addr,
 		   int ncpus, struct pd_host_way *ways);
+
+/* The index of the set of the bucket key @key in pd_host_buckets (@sets sets),
+ * under @seed, as the program computes it. */
+uint32_t host_key_set_index(const struct pd_host_key *key, uint64_t seed, uint32_t sets);
+
+/* The way of @set holding the bucket of @key, or -1. */
+int bucket_set_way(const struct pd_bucket_set *set, const struct pd_host_key *key);
 
 #endif

@@ -91,6 +91,10 @@ struct ev_source {
 struct daemon {
 	struct daemon_opts opts;
 	struct policy_bpf *skel;
+	/* pd_host_buckets, mapped (see the ABI): its ways are freed with atomics. */
+	struct pd_bucket_set *buckets;
+	size_t bucket_sets, buckets_len;
+	uint64_t host_seed; /* pd_host_seed's */
 	int prog_fd;
 	uint32_t prog_id;
 	char route_name[64]; /* LWT_BPF_PROG_NAME: changes with the program */
@@ -133,9 +137,14 @@ int maps_zero_policy_quota(struct daemon *d, uint32_t slot);
 int maps_zero_rule_stats(struct daemon *d, uint32_t counter);
 /* Zero only the counters of a rule (policyctl reset): its bucket stays. */
 int maps_zero_counters(struct daemon *d, uint32_t counter);
-/* Drop per-host buckets that are full again (equivalent to absent) or
- * whose rule counter is no longer in use. Returns how many were removed. */
+/* Free the ways of per-host buckets that are full again (equivalent to
+ * absent) or whose rule counter is no longer in use. Returns how many. */
 size_t maps_gc_host_buckets(struct daemon *d);
+/* The per-host bucket of @key: its TAT, or -ENOENT (a full bucket). */
+int maps_host_bucket(struct daemon *d, const struct pd_host_key *key, uint64_t *tat);
+/* The per-host bucket after the one at *@pos (start with 0): its key and TAT;
+ * false at the end. */
+bool maps_host_bucket_next(struct daemon *d, size_t *pos, struct pd_host_key *key, uint64_t *tat);
 /* Now in the program's time unit (1/16 ns of CLOCK_MONOTONIC). */
 uint64_t maps_now(void);
 /* Tokens (packets or bytes) left in a bucket whose TAT is @tat. */

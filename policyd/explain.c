@@ -182,24 +182,6 @@ static void match_summary(const struct policy_rule *r, char *buf, size_t size)
 #undef ADD
 }
 
-/* Is pd_host_buckets full? The program, explaining, creates no bucket, so
- * for a host without one it cannot tell whether the insert would fail. */
-static bool host_buckets_full(struct daemon *d)
-{
-	struct bpf_map *map = d->skel->maps.pd_host_buckets;
-	size_t n = 0, cap = bpf_map__max_entries(map);
-	struct pd_host_key key, next;
-	int fd = bpf_map__fd(map);
-	void *prev = NULL;
-
-	while (n < cap && bpf_map_get_next_key(fd, prev, &next) == 0) {
-		n++;
-		key = next;
-		prev = &key;
-	}
-	return n >= cap;
-}
-
 /* The rule's limit and the level of the bucket this packet would draw from. */
 static json_t *limit_json(struct daemon *d, const struct policy_rule *r, uint32_t counter,
 			  const struct prefix *dst, uint32_t flags)
@@ -215,7 +197,6 @@ static json_t *limit_json(struct daemon *d, const struct policy_rule *r, uint32_
 	if (l->per_host) {
 		struct pd_host_key key = { .counter = counter, .family = dst->family };
 		struct prefix group = *dst;
-		struct pd_bucket b;
 
 		/* The bucket's key: the host masked to the rule's group. */
 		group.len = dst->family == AF_INET ? l->mask4 : l->mask6;
@@ -224,15 +205,11 @@ static json_t *limit_json(struct daemon *d, const struct policy_rule *r, uint32_
 		memcpy(key.addr, group.addr, sizeof(key.addr));
 		json_object_set_new(j, "bucket",
 				    json_string(prefix_format(&group, false, buf, sizeof(buf))));
-		if (bpf_map__lookup_elem(d->skel->maps.pd_host_buckets, &key, sizeof(key), &b,
-					 sizeof(b), 0) == 0)
-			tat = b.tat;
-		else
+		if (maps_host_bucket(d, &key, &tat))
 			json_object_set_new(j, "new_bucket", json_true());
-		json_object_set_new(
-			j, "table_full",
-			json_boolean((flags & PD_EXPLAIN_F_TABLE_FULL) ||
-				     ((flags & PD_EXPLAIN_F_NEW_HOST) && host_buckets_full(d))));
+		/* The program, explaining, tells whether the key's set has a
+		 * way to give. */
+		json_object_set_new(j, "table_full", json_boolean(flags & PD_EXPLAIN_F_TABLE_FULL));
 	} else if (maps_read_rule_bucket(d, counter, &tat)) {
 		return j;
 	}
@@ -315,36 +292,12 @@ static json_t *packet_json(const struct packet_spec *s)
 	return j;
 }
 
-/*
- * A host without a bucket, the bucket table full: the program, explaining,
- * creates no bucket, so it cannot see that the insert would fail and answers
- * as for a fresh bucket. The policy's table-full verdict is what the packet
- * gets instead (as the program gives it, monitor mode included); say so.
- */
-static void table_full_verdict(const struct applied_policy *ap, struct explain_out *v, json_t *res)
-{
-	bool drop = ap->pol->table_full_verdict == PD_DROP;
-	bool monitor = ap->pol->mode == POLICY_MODE_MONITOR;
-
-	v->verdict = drop ? PD_DROP : PD_PASS;
-	v->reason = PD_REASON_TABLE_FULL;
-	v->flags = (v->flags & ~(uint32_t)PD_EXPLAIN_F_WOULD_DROP) | PD_EXPLAIN_F_TABLE_FULL |
-		   (drop && monitor ? PD_EXPLAIN_F_WOULD_DROP : 0);
-	v->retval = drop && !monitor ? BPF_DROP : BPF_OK;
-	json_object_set_new(
-		res, "note",
-		json_sprintf(
-			"the per-host bucket table is full and the host has no bucket: it gets the policy's table-full verdict (%s); the program, explaining, creates no bucket and cannot tell",
-			policy_verdict_name(ap->pol->table_full_verdict)));
-}
-
 /* Name what the program reported and add the live state it read. */
 static int explain_json(struct daemon *d, const struct packet_spec *spec,
 			const struct explain_out *o, json_t *res, char *err, size_t errlen)
 {
 	const struct applied_policy *ap = policy_by_slot(d, o->slot);
 	const struct policy_rule *r = NULL;
-	struct explain_out v = *o;
 	const struct prefix *dest;
 	struct pd_host_state st;
 	bool has_st;
@@ -382,12 +335,8 @@ static int explain_json(struct daemon *d, const struct packet_spec *spec,
 					      (json_int_t)o->rule, "match", buf, "action",
 					      policy_verdict_name(r->action)));
 		if (r->limit.kind != PD_LIMIT_NONE && r->action == PD_PASS) {
-			json_t *limit = limit_json(d, r, o->counter, &spec->dst, o->flags);
-
-			if (json_is_true(json_object_get(limit, "table_full")) &&
-			    !(o->flags & PD_EXPLAIN_F_TABLE_FULL))
-				table_full_verdict(ap, &v, res);
-			json_object_set_new(res, "limit", limit);
+			json_object_set_new(res, "limit",
+					    limit_json(d, r, o->counter, &spec->dst, o->flags));
 		}
 	} else {
 		/* The default verdict, or a blocked host that no rule was asked
@@ -409,13 +358,13 @@ static int explain_json(struct daemon *d, const struct packet_spec *spec,
 		json_object_set_new(res, "quota", quota_json(d, ap, has_st ? &st : NULL, o->flags));
 	if (ap->pol->block.kind)
 		json_object_set_new(res, "block", block_json(ap, has_st ? &st : NULL, o->flags));
-	json_object_set_new(res, "verdict", json_string(policy_verdict_name(v.verdict)));
+	json_object_set_new(res, "verdict", json_string(policy_verdict_name(o->verdict)));
 	json_object_set_new(res, "reason",
-			    v.verdict == PD_DROP ? json_string(policy_reason_name(v.reason)) :
-						   json_null());
-	json_object_set_new(res, "would_drop", json_boolean(v.flags & PD_EXPLAIN_F_WOULD_DROP));
-	json_object_set_new(res, "table_full", json_boolean(v.flags & PD_EXPLAIN_F_TABLE_FULL));
-	json_object_set_new(res, "kernel", json_string(v.retval == BPF_DROP ? "drop" : "pass"));
+			    o->verdict == PD_DROP ? json_string(policy_reason_name(o->reason)) :
+						    json_null());
+	json_object_set_new(res, "would_drop", json_boolean(o->flags & PD_EXPLAIN_F_WOULD_DROP));
+	json_object_set_new(res, "table_full", json_boolean(o->flags & PD_EXPLAIN_F_TABLE_FULL));
+	json_object_set_new(res, "kernel", json_string(o->retval == BPF_DROP ? "drop" : "pass"));
 	return 0;
 }
 

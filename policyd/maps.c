@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lib/hostset.h"
 #include "lib/log.h"
 #include "daemon.h"
 #include "policy.skel.h"
@@ -261,6 +263,28 @@ static int config_init(struct policy_bpf *skel, struct pd_config *cfg)
 	return 0;
 }
 
+/* Map pd_host_buckets into the daemon: its ways are freed by compare-and-swap. */
+static int buckets_map(struct daemon *d, struct policy_bpf *skel)
+{
+	struct bpf_map *map = skel->maps.pd_host_buckets;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = (size_t)bpf_map__max_entries(map) * sizeof(struct pd_bucket_set);
+	void *p;
+
+	len = (len + page - 1) / page * page;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		pr_err("cannot map %s: %s", PD_MAP_HOST_BUCKETS, strerror(-err));
+		return err;
+	}
+	d->buckets = p;
+	d->buckets_len = len;
+	d->bucket_sets = bpf_map__max_entries(map);
+	return 0;
+}
+
 int maps_open(struct daemon *d)
 {
 	struct policy_bpf *skel = NULL;
@@ -301,8 +325,8 @@ int maps_open(struct daemon *d)
 	/* The per-host counters' sets are only found by the seed they were made
 	 * with: the tables go when it is gone, and a new seed comes with new ones. */
 	seeded = host_seed_pinned(d->opts.bpffs_dir);
-	err = host_table_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts, 1,
-			      false, "its per-host state starts over");
+	err = host_table_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts,
+			      PD_BUCKET_WAYS, !seeded, "its per-host state starts over");
 	if (err >= 0)
 		err = host_table_size(skel->maps.pd_hosts, d->opts.bpffs_dir, d->opts.hosts, 1,
 				      false, "its per-host state starts over");
@@ -317,6 +341,7 @@ int maps_open(struct daemon *d)
 	if (err < 0)
 		goto out;
 	skel->rodata->pd_host_sets_mask = bpf_map__max_entries(skel->maps.pd_dcache4) - 1;
+	skel->rodata->pd_bucket_sets_mask = bpf_map__max_entries(skel->maps.pd_host_buckets) - 1;
 	err = policy_bpf__load(skel);
 	if (err) {
 		pr_err("cannot load the BPF program (pinned maps from an incompatible version under %s must be removed first): %s",
@@ -366,7 +391,11 @@ int maps_open(struct daemon *d)
 	if (!err && !seeded)
 		err = host_seed_init(skel);
 	if (!err)
+		err = host_seed_read(bpf_map__fd(skel->maps.pd_host_seed), &d->host_seed);
+	if (!err)
 		err = config_init(skel, &cfg);
+	if (!err)
+		err = buckets_map(d, skel);
 	if (err)
 		goto out;
 	d->skel = skel;
@@ -383,6 +412,10 @@ void maps_close(struct daemon *d)
 {
 	/* Closing our fds leaves the pinned maps and program, and the routes'
 	 * references, in place: enforcement goes on without the daemon. */
+	if (d->buckets)
+		munmap(d->buckets, d->buckets_len);
+	d->buckets = NULL;
+	d->bucket_sets = 0;
 	policy_bpf__destroy(d->skel);
 	d->skel = NULL;
 	d->prog_fd = -1;
@@ -709,50 +742,84 @@ int maps_read_rule_bucket(struct daemon *d, uint32_t counter, uint64_t *tat)
 	return 0;
 }
 
+/*
+ * The way at @pos (set * PD_BUCKET_WAYS + way) as it is now: its key and TAT,
+ * or false when it is free or being taken. The first word is read before and
+ * after the rest: a way taken for another key in between is skipped.
+ */
+static bool bucket_way_read(struct daemon *d, size_t pos, struct pd_host_key *key, uint64_t *tat)
+{
+	struct pd_bucket_way *w = &d->buckets[pos / PD_BUCKET_WAYS].way[pos % PD_BUCKET_WAYS];
+	uint64_t *wk = (uint64_t *)&w->key, w0, k[3];
+
+	w0 = __atomic_load_n(&wk[0], __ATOMIC_ACQUIRE);
+	if (!w0 || w0 == PD_BUCKET_BUSY)
+		return false;
+	k[0] = w0;
+	k[1] = __atomic_load_n(&wk[1], __ATOMIC_RELAXED);
+	k[2] = __atomic_load_n(&wk[2], __ATOMIC_RELAXED);
+	*tat = __atomic_load_n(&w->b.tat, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&wk[0], __ATOMIC_ACQUIRE) != w0)
+		return false;
+	memcpy(key, k, sizeof(*key));
+	return true;
+}
+
+bool maps_host_bucket_next(struct daemon *d, size_t *pos, struct pd_host_key *key, uint64_t *tat)
+{
+	while (*pos < d->bucket_sets * PD_BUCKET_WAYS)
+		if (bucket_way_read(d, (*pos)++, key, tat))
+			return true;
+	return false;
+}
+
+int maps_host_bucket(struct daemon *d, const struct pd_host_key *key, uint64_t *tat)
+{
+	size_t set = host_key_set_index(key, d->host_seed, (uint32_t)d->bucket_sets);
+	struct pd_host_key k;
+
+	for (size_t w = 0; w < PD_BUCKET_WAYS; w++)
+		if (bucket_way_read(d, set * PD_BUCKET_WAYS + w, &k, tat) &&
+		    !memcmp(&k, key, sizeof(k)))
+			return 0;
+	*tat = 0;
+	return -ENOENT;
+}
+
 size_t maps_gc_host_buckets(struct daemon *d)
 {
-	int fd = bpf_map__fd(d->skel->maps.pd_host_buckets);
-	struct pd_host_key key, next, *doomed = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t now = maps_now();
-	void *prev = NULL;
+	struct pd_host_key key;
+	uint64_t now = maps_now(), tat, k0;
+	size_t pos = 0, n = 0;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct pd_bucket b;
-		bool stale = next.counter >= PD_MAX_RULE_COUNTERS || !d->counter_used[next.counter];
+	while (maps_host_bucket_next(d, &pos, &key, &tat)) {
+		struct pd_bucket_way *w =
+			&d->buckets[(pos - 1) / PD_BUCKET_WAYS].way[(pos - 1) % PD_BUCKET_WAYS];
+		bool stale = key.counter >= PD_MAX_RULE_COUNTERS || !d->counter_used[key.counter];
 
-		if (!stale && bpf_map_lookup_elem(fd, &next, &b) == 0)
-			stale = b.tat <= now;
-		if (stale) {
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 256;
-				void *tmp = realloc(doomed, ncap * sizeof(*doomed));
-
-				if (!tmp)
-					break;
-				doomed = tmp;
-				cap = ncap;
-			}
-			doomed[n++] = next;
-		}
-		key = next;
-		prev = &key;
-	}
-	/* A host that sent again since the walk has tat > now: deleting it
-	 * would refill its bucket early, so check again just before (a packet
-	 * between this check and the delete still gets at most one packet's
-	 * worth back). */
-	now = maps_now();
-	for (size_t i = 0; i < n; i++) {
-		struct pd_bucket b;
-
-		if (doomed[i].counter < PD_MAX_RULE_COUNTERS &&
-		    d->counter_used[doomed[i].counter] &&
-		    bpf_map_lookup_elem(fd, &doomed[i], &b) == 0 && b.tat > now)
+		/* A host that sent since the read has tat > now: freeing its way
+		 * would refill its bucket early (a packet between this test and
+		 * the swap still gets at most one packet's worth back). */
+		if (!stale && (tat > now || __atomic_load_n(&w->b.tat, __ATOMIC_RELAXED) > now))
 			continue;
-		bpf_map_delete_elem(fd, &doomed[i]);
+		memcpy(&k0, &key, sizeof(k0));
+		/* From this key only: the way may have gone to another since. */
+		if (__atomic_compare_exchange_n((uint64_t *)&w->key, &k0, 0, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			n++;
 	}
-	free(doomed);
+	return n;
+}
+
+/* Ways of pd_host_buckets holding a bucket that has not refilled. */
+static size_t host_buckets_used(struct daemon *d)
+{
+	struct pd_host_key key;
+	uint64_t now = maps_now(), tat;
+	size_t pos = 0, n = 0;
+
+	while (maps_host_bucket_next(d, &pos, &key, &tat))
+		n += tat > now;
 	return n;
 }
 
@@ -830,9 +897,8 @@ json_t *maps_status(struct daemon *d)
 			      map_fill(PD_MAP_DEST, policy_set_ndests(&d->set), PD_MAX_DESTS));
 	json_array_append_new(maps, map_fill(PD_MAP_POLICIES, d->set.n, PD_MAX_POLICIES));
 	json_array_append_new(maps, map_fill(PD_MAP_RULE_STATS, counters, PD_MAX_RULE_COUNTERS));
-	json_array_append_new(maps,
-			      map_fill(PD_MAP_HOST_BUCKETS,
-				       map_count(d->skel->maps.pd_host_buckets), d->opts.hosts));
+	json_array_append_new(maps, map_fill(PD_MAP_HOST_BUCKETS, host_buckets_used(d),
+					     d->bucket_sets * PD_BUCKET_WAYS));
 	json_array_append_new(
 		maps, map_fill(PD_MAP_HOSTS, map_count(d->skel->maps.pd_hosts), d->opts.hosts));
 	return maps;

@@ -98,23 +98,20 @@ static const struct policy_rule *host_rule(struct daemon *d, uint32_t counter, c
 
 static json_t *host_buckets_json(struct daemon *d, const struct prefix *pfx, const char *target)
 {
-	int fd = bpf_map__fd(d->skel->maps.pd_host_buckets);
-	struct pd_host_key key, next;
-	uint64_t now = maps_now();
+	uint64_t now = maps_now(), tat;
 	json_t *hosts = json_array();
-	void *prev = NULL;
+	struct pd_host_key next;
+	size_t pos = 0;
 
-	while (json_array_size(hosts) < HOSTS_MAX && bpf_map_get_next_key(fd, prev, &next) == 0) {
+	while (json_array_size(hosts) < HOSTS_MAX && maps_host_bucket_next(d, &pos, &next, &tat)) {
 		const struct applied_policy *ap = NULL;
 		const struct policy_rule *r;
-		struct pd_bucket b;
 		struct prefix host = { .family = next.family };
 		char buf[PREFIX_STR_MAX];
 
-		key = next;
-		prev = &key;
+		/* A refilled bucket is as good as none: its way is free to take. */
 		r = host_rule(d, next.counter, target, pfx != NULL, &ap);
-		if (!r || bpf_map_lookup_elem(fd, &next, &b))
+		if (!r || tat <= now)
 			continue;
 		host.len = next.family == AF_INET ? r->limit.mask4 : r->limit.mask6;
 		memcpy(host.addr, next.addr, sizeof(host.addr));
@@ -124,7 +121,7 @@ static json_t *host_buckets_json(struct daemon *d, const struct prefix *pfx, con
 			hosts, json_pack("{s:s, s:s, s:s, s:I}", "address",
 					 prefix_format(&host, true, buf, sizeof(buf)), "policy",
 					 ap->pol->name, "rule", r->name, "available",
-					 (json_int_t)maps_bucket_available(&r->limit, b.tat, now)));
+					 (json_int_t)maps_bucket_available(&r->limit, tat, now)));
 	}
 	return hosts;
 }
@@ -183,15 +180,13 @@ static void host_state_json(struct daemon *d, const struct applied_policy *ap,
 static void host_buckets_of(struct daemon *d, const struct applied_policy *ap,
 			    const struct host_row *h, json_t *row)
 {
-	int fd = bpf_map__fd(d->skel->maps.pd_host_buckets);
-	uint64_t now = maps_now();
+	uint64_t now = maps_now(), tat;
 	json_t *buckets = NULL;
 
 	for (size_t r = 0; r < ap->pol->nrules; r++) {
 		const struct pd_limit *l = &ap->pol->rules[r].limit;
 		struct pd_host_key k = { .counter = ap->rule_counters[r], .family = h->family };
 		unsigned int bits = h->family == AF_INET ? l->mask4 : l->mask6;
-		struct pd_bucket b;
 		json_int_t avail;
 
 		if (l->kind == PD_LIMIT_NONE || !l->per_host)
@@ -202,9 +197,8 @@ static void host_buckets_of(struct daemon *d, const struct applied_policy *ap,
 			k.addr[i] = keep >= 8 ? h->addr[i] : h->addr[i] & (uint8_t)(0xff00 >> keep);
 		}
 		/* No bucket: a full one (it starts full at the next packet). */
-		b.tat = 0;
-		bpf_map_lookup_elem(fd, &k, &b);
-		avail = (json_int_t)maps_bucket_available(l, b.tat, now);
+		maps_host_bucket(d, &k, &tat);
+		avail = (json_int_t)maps_bucket_available(l, tat, now);
 		if (!buckets) {
 			buckets = json_array();
 			json_object_set_new(row, "rule", json_string(ap->pol->rules[r].name));

@@ -100,8 +100,8 @@ static inline void set_host_seed(__u64 seed)
 }
 
 /*
- * Load the skeleton with room for @buckets per-host buckets and @hosts per-host
- * states in pd_hosts (0: as the object says).
+ * Load the skeleton with room for @buckets per-host buckets (at least: whole
+ * sets of ways) and @hosts per-host states in pd_hosts (0: as the object says).
  */
 static inline void setup_tables(__u32 buckets, __u32 hosts)
 {
@@ -112,8 +112,12 @@ static inline void setup_tables(__u32 buckets, __u32 hosts)
 	pin_test_cpu();
 	skel = policy_bpf__open();
 	ck_assert_msg(skel, "skeleton open failed: %s", strerror(errno));
-	if (buckets)
-		ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_host_buckets, buckets), 0);
+	if (buckets) {
+		ck_assert_int_eq(
+			bpf_map__set_max_entries(skel->maps.pd_host_buckets, pd_host_sets(buckets)),
+			0);
+		skel->rodata->pd_bucket_sets_mask = pd_host_sets(buckets) - 1;
+	}
 	if (hosts)
 		ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_hosts, hosts), 0);
 	err = policy_bpf__load(skel);

@@ -209,17 +209,18 @@ compare "blocked" "198.18.2.5 udp 5000 --src 198.18.0.2" send_udp 198.18.2.5 500
 "$POLICYCTL" explain 198.18.2.5 | grep -Eq '^block: +after 10 drops within 5m for 10m: blocked until [0-9-]+T[0-9:]+Z \(blocks so far: 1\)$' ||
 	fail "human block line: $("$POLICYCTL" explain 198.18.2.5)"
 
-# --- a new host, the bucket table (--hosts 8) full ------------------------------------------
-# The program, explaining, creates no bucket and cannot see that one would
-# not fit; the daemon, which can, gives the table-full verdict and says why.
-for h in 10 11 12 13 14 15 16; do send_udp 198.18.2.$h 7000 1; done
+# --- a new host, the bucket table (--hosts 8: two sets of 4) full ----------------------------
+# The program, explaining, creates no bucket, but sees that the host's set
+# has no way to give: the table-full verdict, as a real packet gets. 30 more
+# hosts fill both sets, whichever set the seed gives each.
+for h in $(seq 40 69); do send_udp 198.18.2.$h 7000 1; done
 assert_eq "bucket table full" "8 8" \
 	"$("$POLICYCTL" --json status | jq -r '.maps[] | select(.name=="pd_host_buckets") | "\(.used) \(.capacity)"')"
 assert_eq "table full" "drop table-full true true" \
 	"$(ex 198.18.2.20 udp 7000 -- '"\(.verdict) \(.reason) \(.table_full) \(.limit.table_full)"')"
 compare "table full" "198.18.2.20 udp 7000" send_udp 198.18.2.20 7000 1
-"$POLICYCTL" explain 198.18.2.20 udp 7000 | grep -q '^note: .*table-full verdict (drop)' ||
-	fail "no note on the full table: $("$POLICYCTL" explain 198.18.2.20 udp 7000)"
+"$POLICYCTL" explain 198.18.2.20 udp 7000 | grep -qx 'verdict:  drop (table-full)' ||
+	fail "human table-full verdict: $("$POLICYCTL" explain 198.18.2.20 udp 7000)"
 
 # --- an address no policy covers ---------------------------------------------------------------
 assert_eq "uncovered (text)" "no policy covers 198.18.4.1: passes untouched" \

@@ -36,24 +36,24 @@ echo "ping: ${ms} ms, passed $passed, expected ~$expect, limited $limited"
 assert_eq "every echo request counted" 1000 "$(rule ping .packets)"
 assert_eq "the rest dropped as limit" $((1000 - passed)) "$limited"
 
-# Per host: each of two hosts gets its own burst of 3; a third host finds
-# the table (--hosts 2) full and gets table-full: drop.
-for h in 198.18.2.1 198.18.2.2 198.18.2.3; do send_udp $h 7000 5; done
-assert_eq "per-host passes" 6 "$(rule udp-host .passed)"
+# Per host: each of four hosts gets its own burst of 3; a fifth host finds
+# the table (--hosts 2: one set of 4) full and gets table-full: drop.
+for h in 198.18.2.1 198.18.2.2 198.18.2.3 198.18.2.4 198.18.2.5; do send_udp $h 7000 5; done
+assert_eq "per-host passes" 12 "$(rule udp-host .passed)"
 assert_eq "table-full drops" 5 "$(stat_of l '.totals.dropped.reasons["table-full"]')"
 assert_eq "table-full counted" 5 "$(stat_of l .totals.table_full)"
-assert_eq "limit drops" $((limited + 4)) "$(stat_of l .totals.dropped.reasons.limit)"
-# The third host has no bucket: it would start full.
-assert_eq "hosts listed" "198.18.2.1 0 198.18.2.2 0 198.18.2.3 3" \
+assert_eq "limit drops" $((limited + 8)) "$(stat_of l .totals.dropped.reasons.limit)"
+# The fifth host has no bucket: it would start full.
+assert_eq "hosts listed" "198.18.2.1 0 198.18.2.2 0 198.18.2.3 0 198.18.2.4 0 198.18.2.5 3" \
 	"$(stat_of l '[.hosts[] | "\(.address) \(.available)"] | sort | join(" ")')"
-assert_eq "status shows the host table" "2 2" \
+assert_eq "status shows the host table" "4 4" \
 	"$("$POLICYCTL" --json status | jq -r '.maps[] | select(.name=="pd_host_buckets") | "\(.used) \(.capacity)"')"
 
 # Re-apply keeps the buckets of rules that keep their name: the hosts are
 # still out of tokens.
 "$POLICYCTL" apply "$SB_DIR/l.yaml" >/dev/null
 send_udp 198.18.2.1 7000 2
-assert_eq "bucket kept across re-apply" 6 "$(rule udp-host .passed)"
+assert_eq "bucket kept across re-apply" 12 "$(rule udp-host .passed)"
 "$POLICYCTL" show l | grep -q 'limit=1/h burst 3' || fail "show lacks the limit: $("$POLICYCTL" show l)"
 # The human table has a LIMIT column, with the rate and what is left.
 human=$("$POLICYCTL" stats l)
