@@ -489,33 +489,15 @@ static unsigned long long quota_used(struct policy_bpf *skel, enum bench_guard g
 
 	memcpy(hkey.addr, &dst, sizeof(dst));
 	if (guard == GUARD_HOST)
-		return bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_hosts), &hkey, &st) ?
+		return set_map_lookup(bpf_map__fd(skel->maps.pd_hosts),
+				      bpf_map__fd(skel->maps.pd_host_seed),
+				      bpf_map__max_entries(skel->maps.pd_hosts), PD_HOSTS_WAYS,
+				      &hkey, &st, sizeof(st)) ?
 			       ULLONG_MAX :
 			       st.quota_used;
 	return bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_policy_quota), &slot, &pq) ?
 		       ULLONG_MAX :
 		       pq.used;
-}
-
-/* The per-host bucket of @key, from its set; 0, or -ENOENT if it has none. */
-static int host_bucket_read(struct policy_bpf *skel, const struct pd_host_key *key,
-			    struct pd_bucket *b)
-{
-	struct pd_bucket_set set;
-	uint64_t seed = 0;
-	__u32 idx;
-	int w;
-
-	if (host_seed_read(bpf_map__fd(skel->maps.pd_host_seed), &seed))
-		return -ENOENT;
-	idx = host_key_set_index(key, seed, bpf_map__max_entries(skel->maps.pd_host_buckets));
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_host_buckets), &idx, &set))
-		return -ENOENT;
-	w = bucket_set_way(&set, key);
-	if (w < 0)
-		return -ENOENT;
-	*b = set.way[w].b;
-	return 0;
 }
 
 /*
@@ -594,7 +576,10 @@ static int policy_check_path(struct policy_bpf *skel, __u32 cache_off, __u64 lim
 		goto out;
 	}
 	memcpy(hkey.addr, &dst, sizeof(dst));
-	if (limit_burst && host_bucket_read(skel, &hkey, &bucket)) {
+	if (limit_burst && set_map_lookup(bpf_map__fd(skel->maps.pd_host_buckets),
+					  bpf_map__fd(skel->maps.pd_host_seed),
+					  bpf_map__max_entries(skel->maps.pd_host_buckets),
+					  PD_BUCKET_WAYS, &hkey, &bucket, sizeof(bucket))) {
 		pr_err("no per-host bucket for the destination\n");
 		err = -EPROTO;
 		goto out;

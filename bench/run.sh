@@ -57,9 +57,9 @@ time (the ns clock, or the coarse clock read once a tick per CPU as the policy
 program reads it, bpf/clock.bpf.h), the blocked test, GCRA's test and
 compare-and-swap and the quota's atomic add and test, all in that one entry; no
 rules, no counters, no policy, no IPv6, no events (bench_prog checks that a run
-charges the host). The policy program keeps that state in three tables: the
-per-host table and pd_host_buckets, whose sets it finds itself (below), and
-one hash table, pd_hosts: one hash lookup. The third "least"
+charges the host). The policy program keeps that state in three tables (the
+per-host table, pd_host_buckets and pd_hosts), each an array of sets it
+searches itself (below): no hash lookup. The third "least"
 row (bench_stateful_table) does the coarse one's job with the host's entry in
 an array that the program searches itself: the set of 4 slots its address
 hashes to, slot by slot (the host in the last one), with the verifier's
@@ -88,7 +88,7 @@ before the runs makes sure each bucket took the clock claimed. The "+ per-host
 quota + blocking" rows add, on the same policy, a per-host quota (2^62 bytes a
 day: every packet passes, checked after the runs) and a block after 500 drops
 within 10 s: each packet also pays, before the
-rules, a pd_hosts lookup and the blocked check, and after them the quota's
+rules, the search of the host's set of pd_hosts and the blocked check, and after them the quota's
 test of its period (the TAI clock only once a second per host, or at the
 period's end) and atomic add, inline as the limit; blocks and quotas run
 on the coarse clock. Policies with neither pay a few tests.

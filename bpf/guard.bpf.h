@@ -34,9 +34,87 @@ struct pd_guard_io {
 	struct pd_hosts_key hkey; /* in: the host's key in pd_hosts (slot: the policy's) */
 	__u64 now; /* in: the packet's time, by the coarse clock (pd_coarse_now) */
 	__u64 until; /* out: the host became blocked by this packet, until then; or 0 */
+	__u64 seed; /* in: pd_host_seed's */
 	__u32 how; /* in: PD_GUARD_F_* */
-	__u32 pad;
+	__u32 gen_base; /* in: the generation's first index in pd_policies */
 };
+
+/* pd_hosts' sets less one (see the ABI), set with its max_entries before load. */
+const volatile __u32 pd_hosts_sets_mask = PD_DEFAULT_HOSTS / PD_HOSTS_WAYS - 1;
+
+/* The set of @hkey (8-byte aligned) in pd_hosts, or NULL. */
+static __always_inline struct pd_hosts_set *pd_hosts_set_of(const struct pd_hosts_key *hkey,
+							    __u64 seed)
+{
+	const __u64 *k = (const __u64 *)hkey;
+	__u32 idx = pd_host_key_set_of(k[0], k[1], k[2], seed, pd_hosts_sets_mask);
+
+	return bpf_map_lookup_elem(&pd_hosts, &idx);
+}
+
+/* The way of @set holding @hkey, or -1. */
+static __always_inline int pd_hosts_way_of(struct pd_hosts_set *set,
+					   const struct pd_hosts_key *hkey)
+{
+	const __u64 *k = (const __u64 *)hkey;
+	const __u64 *wk;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < PD_HOSTS_WAYS; i++) {
+		wk = (const __u64 *)&set->way[i].key;
+		if (*(const volatile __u64 *)&wk[0] == k[0] &&
+		    *(const volatile __u64 *)&wk[1] == k[1] &&
+		    *(const volatile __u64 *)&wk[2] == k[2])
+			return i;
+	}
+	return -1;
+}
+
+/* The state of @hkey in pd_hosts, or NULL if it has none. */
+static __always_inline struct pd_host_state *pd_hosts_find(const struct pd_hosts_key *hkey,
+							   __u64 seed)
+{
+	struct pd_hosts_set *set = pd_hosts_set_of(hkey, seed);
+	int i;
+
+	if (!set)
+		return NULL;
+	i = pd_hosts_way_of(set, hkey);
+	if (i < 0)
+		return NULL;
+	return &set->way[pd_way_hidden(i, seed, PD_HOSTS_WAYS)].st;
+}
+
+/*
+ * The state @st of the way keyed @w0 (its first word: the slot, the family)
+ * says nothing an absent one would not at @now, by the policy now in that slot
+ * of the generation at @gen_base, as the daemon's collection judges it: not
+ * blocked, no count in a live window, no quota use in the current period (the
+ * TAI clock read only past quota_recheck). A slot no policy holds: idle.
+ */
+static __always_inline int pd_hosts_idle(const struct pd_host_state *st, __u64 w0, __u64 now,
+					 __u32 gen_base)
+{
+	const struct pd_policy *pol;
+	__u32 idx = (__u32)w0;
+
+	if (idx >= PD_MAX_POLICIES)
+		return 1;
+	idx += gen_base;
+	pol = bpf_map_lookup_elem(&pd_policies, &idx);
+	if (!pol || !(pol->flags & PD_POLICY_ACTIVE))
+		return 1;
+	if (*(const volatile __u64 *)&st->blocked_until > now)
+		return 0;
+	if (st->window_count && pol->block.kind && now - st->window_start < pol->block.window_ns)
+		return 0;
+	if (st->quota_used && pol->quota.bytes && pol->quota.per_host && pol->quota.period_ns &&
+	    (now < st->quota_recheck ||
+	     st->quota_period == bpf_ktime_get_tai_ns() / pol->quota.period_ns))
+		return 0;
+	return 1;
+}
 
 static __always_inline void pd_hosts_key_of(struct pd_hosts_key *hkey,
 					    const struct pd_dest_key *dkey, __u32 slot)
@@ -49,13 +127,12 @@ static __always_inline void pd_hosts_key_of(struct pd_hosts_key *hkey,
 /*
  * Before the rules, for the policy @pol in @slot: the key of the host's state in
  * @io if the policy has a quota or a block (pd_guard's condition); if it has a
- * block, also the state itself, or NULL if there is none yet: one pd_hosts
- * lookup serves the blocked test and pd_guard. The pointer is held over the
- * rules: pd_hosts is preallocated, so an entry the daemon deletes (an idle one,
- * hosts_gc) or rewrites (policyctl unblock) is reused at once, and a packet
- * holding it may charge a reused one. That was so between pd_guard's lookup and
- * its writes already; holding it from before the rules widens the window from
- * that to the rules' time.
+ * block, also the state itself, or NULL if there is none yet: one search of
+ * its set serves the blocked test and pd_guard. The pointer is held over the
+ * rules: a way the daemon frees (an idle state, hosts_gc) may be given to
+ * another host at once, and a packet holding it may charge that host's state
+ * once. Holding it from before the rules widens that window to the rules'
+ * time. policyctl unblock writes the fields in place.
  *
  * Inline in the program's entry, as are the blocked test and pd_guard: the
  * rules' loop (pd_first_match, a global function) never sees the state, so the
@@ -70,7 +147,7 @@ static __always_inline struct pd_host_state *pd_guard_prepare(const struct pd_po
 	pd_hosts_key_of(&io->hkey, dkey, slot);
 	if (pol->block.kind == PD_BLOCK_NONE)
 		return NULL;
-	return bpf_map_lookup_elem(&pd_hosts, &io->hkey);
+	return pd_hosts_find(&io->hkey, io->seed);
 }
 
 /*
@@ -82,27 +159,98 @@ static __always_inline int pd_blocked(const struct pd_host_state *st, __u64 now)
 	return st && *(const volatile __u64 *)&st->blocked_until > now;
 }
 
+/* pd_hosts_claim's answers besides a way's index. */
+#define PD_HOSTS_BUSY (-1)
+#define PD_HOSTS_FULL (-2)
+
 /*
- * @hkey's state, created zeroed if absent; NULL with *@full set if pd_hosts has
- * no room, NULL alone on another failure (-EBUSY: not the host's fault).
+ * Give @io->hkey, which has none, a way of its @set: the way's index, or
+ * PD_HOSTS_FULL if the set has none to give, or PD_HOSTS_BUSY when another CPU
+ * took the way first (not the host's fault: the packet goes uncounted, as a
+ * locked hash bucket let it).
+ *
+ * A way is taken as in pd_host_buckets (pd_host_limit): a compare-and-swap of
+ * its first word to PD_BUCKET_BUSY from what the search read (0, or an idle
+ * key's), the rest of the key and zeros, then an exchange that publishes the
+ * key. Two CPUs that gave the host a way each both published before looking:
+ * one of them sees the other's, and frees the higher way (the packet that
+ * made it then goes uncounted). A packet of the former host that still holds
+ * an idle state when its way is taken charges the new host once.
+ *
+ * A global function: only a host's first packet calls it, and the verifier
+ * checks it once, not at each of pd_guard's two places that may make a state.
  */
-static __always_inline struct pd_host_state *pd_host_state_get(const struct pd_hosts_key *hkey,
+__noinline int pd_hosts_claim(struct pd_hosts_set *set, const struct pd_guard_io *io)
+{
+	__u64 k0, k1, k2, w0, take_w0 = 0, *wk;
+	struct pd_hosts_way *way;
+	int i, j, take = -1;
+
+	if (!set || !io)
+		return PD_HOSTS_BUSY;
+	k0 = ((const __u64 *)&io->hkey)[0];
+	k1 = ((const __u64 *)&io->hkey)[1];
+	k2 = ((const __u64 *)&io->hkey)[2];
+	for (i = 0; i < PD_HOSTS_WAYS; i++) {
+		w0 = *(volatile __u64 *)&set->way[i].key;
+		if (w0 != PD_BUCKET_BUSY &&
+		    (!w0 || pd_hosts_idle(&set->way[i].st, w0, io->now, io->gen_base))) {
+			take = i;
+			take_w0 = w0;
+			break;
+		}
+	}
+	if (take < 0)
+		return PD_HOSTS_FULL;
+	i = take & (PD_HOSTS_WAYS - 1);
+	way = &set->way[i];
+	wk = (__u64 *)&way->key;
+	if (__sync_val_compare_and_swap(&wk[0], take_w0, PD_BUCKET_BUSY) != take_w0)
+		return PD_HOSTS_BUSY;
+	*(volatile __u64 *)&wk[1] = k1;
+	*(volatile __u64 *)&wk[2] = k2;
+	__builtin_memset(&way->st, 0, sizeof(way->st));
+	__sync_lock_test_and_set(&wk[0], k0);
+	/* The same host given another way by another CPU at the same time. */
+	for (j = 0; j < PD_HOSTS_WAYS; j++) {
+		if (j == i)
+			continue;
+		wk = (__u64 *)&set->way[j].key;
+		if (*(volatile __u64 *)&wk[0] == k0 && *(volatile __u64 *)&wk[1] == k1 &&
+		    *(volatile __u64 *)&wk[2] == k2) {
+			if (j > i) {
+				__sync_val_compare_and_swap(&wk[0], k0, 0);
+				break;
+			}
+			__sync_val_compare_and_swap((__u64 *)&way->key, k0, 0);
+			return PD_HOSTS_BUSY;
+		}
+	}
+	return i;
+}
+
+/*
+ * @io->hkey's state, made zeroed if absent (pd_hosts_claim); NULL with *@full
+ * set if its set has no way to give, NULL alone if another CPU took the way.
+ */
+static __always_inline struct pd_host_state *pd_host_state_get(const struct pd_guard_io *io,
 							       int *full)
 {
-	struct pd_host_state fresh = {};
-	struct pd_host_state *st;
-	long err;
+	struct pd_hosts_set *set;
+	int i;
 
-	st = bpf_map_lookup_elem(&pd_hosts, hkey);
-	if (st)
-		return st;
-	err = bpf_map_update_elem(&pd_hosts, hkey, &fresh, BPF_NOEXIST);
-	/* -EEXIST: another CPU created it since the lookup; use that one. */
-	if (!err || err == -EEXIST)
-		return bpf_map_lookup_elem(&pd_hosts, hkey);
-	if (err == -E2BIG || err == -ENOMEM)
-		*full = 1;
-	return NULL;
+	set = pd_hosts_set_of(&io->hkey, io->seed);
+	if (!set)
+		return NULL;
+	i = pd_hosts_way_of(set, &io->hkey);
+	if (i < 0) {
+		i = pd_hosts_claim(set, io);
+		if (i == PD_HOSTS_FULL)
+			*full = 1;
+		if (i < 0)
+			return NULL;
+	}
+	return &set->way[pd_way_hidden(i, io->seed, PD_HOSTS_WAYS)].st;
 }
 
 /*
@@ -110,7 +258,8 @@ static __always_inline struct pd_host_state *pd_host_state_get(const struct pd_h
  * a host or a period with no use yet has used nothing.
  */
 static __always_inline int pd_quota_explain(const struct pd_policy *pol,
-					    const struct pd_hosts_key *hkey, __u32 slot, __u64 len)
+					    const struct pd_hosts_key *hkey, __u32 slot, __u64 len,
+					    __u64 seed)
 {
 	const struct pd_host_state *st;
 	const struct pd_policy_quota *pq;
@@ -118,7 +267,7 @@ static __always_inline int pd_quota_explain(const struct pd_policy *pol,
 
 	period = bpf_ktime_get_tai_ns() / pol->quota.period_ns;
 	if (pol->quota.per_host) {
-		st = bpf_map_lookup_elem(&pd_hosts, hkey);
+		st = pd_hosts_find(hkey, seed);
 		if (st && st->quota_period == period)
 			used = st->quota_used;
 	} else {
@@ -169,7 +318,7 @@ static __always_inline int pd_guard(struct __sk_buff *skb, const struct pd_polic
 	kind = pol->block.kind;
 	if (how & PD_GUARD_F_EXPLAIN) {
 		if (!drop && qbytes && pol->quota.period_ns)
-			return pd_quota_explain(pol, &io->hkey, slot, len);
+			return pd_quota_explain(pol, &io->hkey, slot, len, io->seed);
 		return PD_GUARD_OK;
 	}
 
@@ -181,7 +330,7 @@ static __always_inline int pd_guard(struct __sk_buff *skb, const struct pd_polic
 	 */
 	if (!st && ((!drop && qbytes && pol->quota.per_host) || kind == PD_BLOCK_PACKETS ||
 		    kind == PD_BLOCK_BYTES)) {
-		st = pd_host_state_get(&io->hkey, &full);
+		st = pd_host_state_get(io, &full);
 		if (!st && full)
 			return drop ? PD_GUARD_OK : PD_GUARD_TABLE_FULL;
 	}
@@ -278,7 +427,7 @@ static __always_inline int pd_guard(struct __sk_buff *skb, const struct pd_polic
 	/* A drops block's state, made only for a drop: passing traffic fills no table.
 	 * With no room, the packet is dropped anyway and the host goes uncounted. */
 	if (!st)
-		st = pd_host_state_get(&io->hkey, &full);
+		st = pd_host_state_get(io, &full);
 	if (!st)
 		return ret;
 	now = io->now;

@@ -101,18 +101,19 @@ static __always_inline void pd_host_claim(struct pd_host_way *way, __u32 epoch, 
  * found the host's way @hit (or -1) and the first free one @free (or -1), with
  * the packet's policy slot in @epoch in *@slot: the host's own, retagged if it
  * is from an older epoch; or, with *@given set to its index, a way given to
- * the host (free, or a victim), whose address the caller writes.
+ * the host (free, or a victim), whose address the caller writes. @seed is
+ * pd_host_seed's, for pd_way_hidden.
  */
 static __always_inline struct pd_host_way *pd_host_take(struct pd_host_set *set, int hit, int free,
 							const struct pd_dest_key *key, __u32 epoch,
-							__u32 *slot, int *given)
+							__u64 seed, __u32 *slot, int *given)
 {
 	struct pd_host_way *way;
 	int w;
 
 	*given = -1;
 	if (hit >= 0) {
-		way = &set->way[hit & (PD_HOST_WAYS - 1)];
+		way = &set->way[pd_way_hidden(hit, seed, PD_HOST_WAYS)];
 		if (way->epoch == epoch && pd_cache_off != PD_CACHE_NO_HITS) {
 			*slot = way->slot;
 			return way;
@@ -121,7 +122,7 @@ static __always_inline struct pd_host_way *pd_host_take(struct pd_host_set *set,
 		pd_host_claim(way, epoch, *slot, pd_cache_off == PD_CACHE_NO_HITS);
 		return way;
 	}
-	w = pd_host_victim(set, free) & (PD_HOST_WAYS - 1);
+	w = pd_way_hidden(pd_host_victim(set, free), seed, PD_HOST_WAYS);
 	*slot = pd_dest_lookup(key);
 	way = &set->way[w];
 	pd_host_claim(way, epoch, *slot, 1);
@@ -190,7 +191,7 @@ static __always_inline struct pd_host_way *pd_host4(const struct pd_dest_key *ke
 			break;
 		}
 	}
-	way = pd_host_take(set, hit, free, key, epoch, slot, &w);
+	way = pd_host_take(set, hit, free, key, epoch, seed, slot, &w);
 	if (w >= 0) {
 		*(__u32 *)set->addr[w & (PD_HOST_WAYS - 1)] = addr;
 		if (free < 0)
@@ -231,7 +232,7 @@ static __always_inline struct pd_host_way *pd_host6(const struct pd_dest_key *ke
 			break;
 		}
 	}
-	way = pd_host_take(set, hit, free, key, epoch, slot, &w);
+	way = pd_host_take(set, hit, free, key, epoch, seed, slot, &w);
 	if (w >= 0) {
 		a = (const __u64 *)set->addr[w & (PD_HOST_WAYS - 1)];
 		((__u64 *)a)[0] = hi;

@@ -142,10 +142,7 @@ static __always_inline int pd_host_limit(const struct pd_host_key *hkey, __u64 n
 		}
 	}
 	if (hit >= 0) {
-		/* One way, unknown to the verifier: what follows is walked once. */
-		i = hit;
-		barrier_var(i);
-		way = &set->way[i & (PD_BUCKET_WAYS - 1)];
+		way = &set->way[pd_way_hidden(hit, seed, PD_BUCKET_WAYS)];
 		return pd_gcra(&way->b, now, cost, burst, explain);
 	}
 	/* No bucket yet: a full one, which the packet leaves at now + cost. */
@@ -155,9 +152,7 @@ static __always_inline int pd_host_limit(const struct pd_host_key *hkey, __u64 n
 		return PD_LIMIT_TABLE_FULL;
 	if (explain)
 		return PD_LIMIT_NEW_HOST;
-	i = take;
-	barrier_var(i);
-	i &= PD_BUCKET_WAYS - 1;
+	i = pd_way_hidden(take, seed, PD_BUCKET_WAYS);
 	way = &set->way[i];
 	wk = (__u64 *)&way->key;
 	if (__sync_val_compare_and_swap(&wk[0], take_w0, PD_BUCKET_BUSY) != take_w0)

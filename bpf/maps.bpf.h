@@ -81,16 +81,18 @@ struct {
 } pd_host_buckets SEC(".maps");
 
 /*
- * Per-host state of policies with a per-host quota or a block: created by the
- * first packet that needs it, keyed by policy slot (it survives a re-apply) and
- * the unmasked destination. Sized by the daemon (--hosts) before load, and
- * preallocated like pd_host_buckets: a full table answers -E2BIG.
+ * Per-host state of policies with a per-host quota or a block (see the ABI):
+ * a way of a set given by the first packet that needs it, keyed by policy
+ * slot (it survives a re-apply) and the unmasked destination. The daemon sets
+ * max_entries (pd_host_sets of --hosts) before load, and pd_hosts_sets_mask to
+ * match. Found by the program itself, as pd_host_buckets is.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, PD_DEFAULT_HOSTS);
-	__type(key, struct pd_hosts_key);
-	__type(value, struct pd_host_state);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PD_DEFAULT_HOSTS / PD_HOSTS_WAYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct pd_hosts_set);
 } pd_hosts SEC(".maps");
 
 /* A per-policy quota's period and use, by policy slot. */
@@ -196,5 +198,21 @@ struct {
 	__type(key, __u32);
 	__array(values, struct pd_sync_inner);
 } pd_sync SEC(".maps");
+
+/*
+ * The way @i of a set, as a number the verifier knows only to be below @ways
+ * (a power of two): @any is a value it does not know (read from a map), xored
+ * in and out again where the compiler cannot see. A way's index known exactly gives every way its
+ * own walk of all the code after it (the pointer's offset differs); unknown,
+ * one walk serves them all.
+ */
+static __always_inline int pd_way_hidden(int i, __u64 any, int ways)
+{
+	__u64 v = (__u64)i;
+
+	asm volatile("%0 ^= %1" : "+r"(v) : "r"(any));
+	asm volatile("%0 ^= %1" : "+r"(v) : "r"(any));
+	return (int)(v & (__u64)(ways - 1));
+}
 
 #endif

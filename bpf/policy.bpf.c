@@ -141,7 +141,6 @@ struct pd_decision {
 	/* in: a limit whose burst is at least this deep (time units) reads
 	 * g.now, the coarse clock; a shallower one the ns clock (PD_COARSE_TICKS) */
 	__u64 coarse_depth;
-	__u64 seed; /* in: pd_host_seed's, for pd_host_buckets */
 	__u32 idx; /* in: the policy's index in pd_policies */
 	__u32 counter; /* pd_rule_stats index of the deciding rule, or the default's */
 	__u32 reason; /* enum pd_reason */
@@ -232,7 +231,7 @@ static __always_inline void pd_enforce(struct __sk_buff *skb, const struct pd_po
 		rule = &pol->rules[d->rule];
 		if (rule->limit.kind != PD_LIMIT_NONE) {
 			now = rule->limit.burst >= d->coarse_depth ? d->g.now : bpf_ktime_get_ns();
-			limit = pd_limit(skb, rule, dkey, d->explain, now, d->g.now, d->seed);
+			limit = pd_limit(skb, rule, dkey, d->explain, now, d->g.now, d->g.seed);
 			if (limit == PD_LIMIT_OVER) {
 				d->reason = PD_REASON_LIMIT;
 				d->xflags = PD_EXPLAIN_F_LIMIT_OVER;
@@ -371,13 +370,13 @@ int policyd_out(struct __sk_buff *skb)
 
 	/* A route may cover more than the policies' destinations (a /16 route, a /24
 	 * destination): traffic no policy names passes untouched and uncounted. */
-	d.seed = pd_host_seed_get();
+	d.g.seed = pd_host_seed_get();
 	if (explain)
 		slot = pd_dest_lookup(&key);
 	else if (key.family == AF_INET)
-		host = pd_host4(&key, epoch, d.seed, &slot);
+		host = pd_host4(&key, epoch, d.g.seed, &slot);
 	else
-		host = pd_host6(&key, epoch, d.seed, &slot);
+		host = pd_host6(&key, epoch, d.g.seed, &slot);
 	if (slot >= PD_MAX_POLICIES)
 		goto none;
 	idx = gen * PD_MAX_POLICIES + slot;
@@ -386,6 +385,7 @@ int policyd_out(struct __sk_buff *skb)
 		goto none;
 
 	d.idx = idx;
+	d.g.gen_base = gen * PD_MAX_POLICIES;
 	d.explain = explain;
 	/* The packet's time: the coarse clock's, for the block, the quota's
 	 * recheck, last seen and deep buckets (see PD_COARSE_TICKS). Explain

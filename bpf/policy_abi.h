@@ -394,9 +394,7 @@ struct pd_block {
 	__u8 pad[7];
 };
 
-/* pd_hosts (HASH, max_entries = policyd --hosts): a policy's per-host
- * state, for a per-host quota and for blocking. A host met with a full
- * table gets the policy's table_full_verdict (as for per-host buckets). */
+/* A policy's per-host state's key in pd_hosts (see pd_hosts_set). */
 struct pd_hosts_key {
 	__u32 slot; /* policy slot */
 	__u8 family;
@@ -418,6 +416,29 @@ struct pd_host_state {
 	 * after it was computed (a step of the TAI clock shows within that).
 	 * 0: compute it on the next packet. */
 	__u64 quota_recheck;
+};
+
+/*
+ * pd_hosts: a policy's per-host state, for a per-host quota and for
+ * blocking, shared by the CPUs. ARRAY of sets of PD_HOSTS_WAYS ways (key: the
+ * set's index), max_entries = pd_host_sets(policyd --hosts), BPF_F_MMAPABLE
+ * (the daemon frees ways and lifts blocks with atomics). A key's set is
+ * pd_host_key_set_of under pd_host_seed, and a way is free, being taken or
+ * a key's as in pd_host_buckets (PD_BUCKET_BUSY). A new host takes a free
+ * way, or one whose state says nothing an absent one would not (not blocked,
+ * no count in a live window, no quota use in the current period, by its
+ * policy; any state of a slot no policy holds); with neither, it gets the
+ * policy's table_full_verdict (as for per-host buckets).
+ */
+#define PD_HOSTS_WAYS 4
+
+struct pd_hosts_way {
+	struct pd_hosts_key key;
+	struct pd_host_state st;
+};
+
+struct pd_hosts_set {
+	struct pd_hosts_way way[PD_HOSTS_WAYS];
 };
 
 /* pd_policy_quota[slot] (ARRAY): a per-policy quota's use. */
@@ -633,6 +654,7 @@ _Static_assert(sizeof(struct pd_realm_stats) == 32, "pd_realm_stats size");
 _Static_assert(sizeof(struct pd_block) == 32, "pd_block size");
 _Static_assert(sizeof(struct pd_hosts_key) == 24, "pd_hosts_key size");
 _Static_assert(sizeof(struct pd_host_state) == 56, "pd_host_state size");
+_Static_assert(sizeof(struct pd_hosts_set) == PD_HOSTS_WAYS * 80, "pd_hosts_set size");
 _Static_assert(sizeof(struct pd_policy_quota) == 16, "pd_policy_quota size");
 _Static_assert(sizeof(struct pd_counters) == 8 * (10 + 2 * PD_REASON_MAX), "pd_counters size");
 _Static_assert(sizeof(struct pd_policy_stats) == sizeof(struct pd_counters) + 8 * PD_HIST_BUCKETS,

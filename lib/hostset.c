@@ -91,3 +91,30 @@ int bucket_set_way(const struct pd_bucket_set *set, const struct pd_host_key *ke
 			return w;
 	return -1;
 }
+
+int set_map_lookup(int fd, int seed_fd, uint32_t sets, size_t ways, const void *key, void *val,
+		   size_t val_size)
+{
+	size_t way_size = sizeof(struct pd_host_key) + val_size;
+	uint64_t seed = 0;
+	uint8_t *set;
+	uint32_t idx;
+	int err;
+
+	err = host_seed_read(seed_fd, &seed);
+	if (err)
+		return err;
+	set = calloc(ways, way_size);
+	if (!set)
+		return -ENOMEM;
+	idx = host_key_set_index(key, seed, sets);
+	err = bpf_map_lookup_elem(fd, &idx, set) ? -errno : -ENOENT;
+	for (size_t w = 0; err == -ENOENT && w < ways; w++) {
+		if (!memcmp(set + w * way_size, key, sizeof(struct pd_host_key))) {
+			memcpy(val, set + w * way_size + sizeof(struct pd_host_key), val_size);
+			err = 0;
+		}
+	}
+	free(set);
+	return err;
+}

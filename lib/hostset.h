@@ -36,4 +36,12 @@ uint32_t host_key_set_index(const struct pd_host_key *key, uint64_t seed, uint32
 /* The way of @set holding the bucket of @key, or -1. */
 int bucket_set_way(const struct pd_bucket_set *set, const struct pd_host_key *key);
 
+/*
+ * The value of the 24-byte key @key in the table of sets @fd (@sets sets of
+ * @ways ways, each the key and @val_size bytes: pd_host_buckets, pd_hosts),
+ * read from its set under the seed in @seed_fd: 0, -ENOENT, or -errno.
+ */
+int set_map_lookup(int fd, int seed_fd, uint32_t sets, size_t ways, const void *key, void *val,
+		   size_t val_size);
+
 #endif

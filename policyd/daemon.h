@@ -88,12 +88,35 @@ struct ev_source {
 	enum ev_type type;
 };
 
+/*
+ * A table of sets of ways shared with the program (pd_host_buckets, pd_hosts),
+ * mapped: each way a 24-byte key, free when its first word is 0, being taken
+ * while it is PD_BUCKET_BUSY, then a value of val_size bytes. Ways are read in
+ * place and freed by compare-and-swap, never written whole.
+ */
+struct set_table {
+	uint8_t *base;
+	size_t len; /* bytes mapped */
+	size_t sets, ways, way_size, val_size;
+};
+
+/* The key and value of the way after *@pos (start with 0) that holds one,
+ * as they were at one moment; false at the end. */
+bool set_table_next(const struct set_table *t, size_t *pos, void *key, void *val);
+/* The way of @key (its set under @seed): its value in @val and its place in
+ * *@pos (may be NULL); 0 or -ENOENT. */
+int set_table_find(const struct set_table *t, uint64_t seed, const void *key, void *val,
+		   size_t *pos);
+/* The value of the way at @pos, in place. */
+void *set_table_val(const struct set_table *t, size_t pos);
+/* Free the way at @pos if it still holds @key; true if it did. */
+bool set_table_free(struct set_table *t, size_t pos, const void *key);
+
 struct daemon {
 	struct daemon_opts opts;
 	struct policy_bpf *skel;
-	/* pd_host_buckets, mapped (see the ABI): its ways are freed with atomics. */
-	struct pd_bucket_set *buckets;
-	size_t bucket_sets, buckets_len;
+	/* pd_host_buckets and pd_hosts, mapped (see the ABI). */
+	struct set_table buckets, hosts;
 	uint64_t host_seed; /* pd_host_seed's */
 	int prog_fd;
 	uint32_t prog_id;

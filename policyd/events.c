@@ -435,7 +435,6 @@ static void collect_expired(const void *node, VISIT which, void *arg)
 static void blocks_expire(struct daemon *d, uint64_t now)
 {
 	struct events *e = d->events;
-	int fd = bpf_map__fd(d->skel->maps.pd_hosts);
 	struct expired x = { .now = now };
 
 	if (!e->nblocks)
@@ -447,7 +446,8 @@ static void blocks_expire(struct daemon *d, uint64_t now)
 		struct pd_host_state st;
 
 		memcpy(k.addr, b->addr, sizeof(k.addr));
-		if (bpf_map_lookup_elem(fd, &k, &st) == 0 && st.blocked_until > now) {
+		if (set_table_find(&d->hosts, d->host_seed, &k, &st, NULL) == 0 &&
+		    st.blocked_until > now) {
 			b->until_ns = st.blocked_until;
 			continue;
 		}
@@ -463,17 +463,12 @@ static void blocks_expire(struct daemon *d, uint64_t now)
  * or blocks from before this daemon started), so their ends are told. */
 static void blocks_resync(struct daemon *d, uint64_t now)
 {
-	int fd = bpf_map__fd(d->skel->maps.pd_hosts);
-	struct pd_hosts_key key, next;
-	void *prev = NULL;
-	size_t found = 0;
+	struct pd_host_state st;
+	struct pd_hosts_key next;
+	size_t found = 0, pos = 0;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct pd_host_state st;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &next, &st) || st.blocked_until <= now)
+	while (set_table_next(&d->hosts, &pos, &next, &st)) {
+		if (st.blocked_until <= now)
 			continue;
 		block_track(d, next.slot, next.family, next.addr, st.blocked_until);
 		found++;

@@ -44,45 +44,26 @@ static bool host_state_idle(const struct applied_policy *ap, const struct pd_hos
 	return true;
 }
 
-/* Walk pd_hosts; @fn returns true to delete the entry. Returns how many
- * were deleted. Keys are collected first: deleting while walking would
- * restart the walk. */
+/* Walk pd_hosts; @fn, given a way's key and state as read and the state in
+ * place (@live), returns true to free the way. Returns how many were freed. */
 static size_t hosts_sweep(struct daemon *d,
 			  bool (*fn)(struct daemon *d, const struct pd_hosts_key *k,
-				     struct pd_host_state *st, void *arg),
+				     const struct pd_host_state *st, struct pd_host_state *live,
+				     void *arg),
 			  void *arg)
 {
-	int fd = bpf_map__fd(d->skel->maps.pd_hosts);
-	struct pd_hosts_key key, next, *doomed = NULL;
-	size_t n = 0, cap = 0;
-	void *prev = NULL;
+	struct pd_host_state st;
+	struct pd_hosts_key key;
+	size_t pos = 0, n = 0;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct pd_host_state st;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &next, &st) || !fn(d, &next, &st, arg))
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			void *tmp = realloc(doomed, ncap * sizeof(*doomed));
-
-			if (!tmp)
-				break;
-			doomed = tmp;
-			cap = ncap;
-		}
-		doomed[n++] = next;
-	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &doomed[i]);
-	free(doomed);
+	while (set_table_next(&d->hosts, &pos, &key, &st))
+		if (fn(d, &key, &st, set_table_val(&d->hosts, pos - 1), arg))
+			n += set_table_free(&d->hosts, pos - 1, &key);
 	return n;
 }
 
-static bool gc_one(struct daemon *d, const struct pd_hosts_key *k, struct pd_host_state *st,
-		   void *arg)
+static bool gc_one(struct daemon *d, const struct pd_hosts_key *k, const struct pd_host_state *st,
+		   struct pd_host_state *live, void *arg)
 {
 	const struct applied_policy *ap = policy_by_slot(d, k->slot);
 	const uint64_t *now = arg;
@@ -102,8 +83,8 @@ struct unblock_arg {
 	json_t *policies;
 };
 
-static bool unblock_one(struct daemon *d, const struct pd_hosts_key *k, struct pd_host_state *st,
-			void *arg)
+static bool unblock_one(struct daemon *d, const struct pd_hosts_key *k,
+			const struct pd_host_state *st, struct pd_host_state *live, void *arg)
 {
 	struct unblock_arg *u = arg;
 	const struct applied_policy *ap;
@@ -112,13 +93,11 @@ static bool unblock_one(struct daemon *d, const struct pd_hosts_key *k, struct p
 	if (k->family != u->addr->family || memcmp(k->addr, u->addr->addr, sizeof(k->addr)) ||
 	    st->blocked_until <= mono)
 		return false;
-	/* Lifted at once, and its window starts over: the traffic that led
-	 * to the block does not block it again on the next packet. */
-	st->blocked_until = 0;
-	st->window_count = 0;
-	st->window_start = mono;
-	if (bpf_map_update_elem(bpf_map__fd(d->skel->maps.pd_hosts), k, st, BPF_EXIST))
-		return false;
+	/* Lifted at once, in place, and its window starts over: the traffic
+	 * that led to the block does not block it again on the next packet. */
+	__atomic_store_n(&live->window_start, mono, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->window_count, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->blocked_until, 0, __ATOMIC_SEQ_CST);
 	ap = policy_by_slot(d, k->slot);
 	json_array_append_new(u->policies, json_string(ap ? ap->pol->name : "?"));
 	return false;
@@ -153,8 +132,8 @@ struct hosts_arg {
 
 #define HOSTS_MAX 256
 
-static bool host_row(struct daemon *d, const struct pd_hosts_key *k, struct pd_host_state *st,
-		     void *arg)
+static bool host_row(struct daemon *d, const struct pd_hosts_key *k, const struct pd_host_state *st,
+		     struct pd_host_state *live, void *arg)
 {
 	struct hosts_arg *h = arg;
 	const struct applied_policy *ap = policy_by_slot(d, k->slot);
@@ -194,8 +173,8 @@ void hosts_stats(struct daemon *d, const struct prefix *pfx, const char *target,
 	hosts_sweep(d, host_row, &h);
 }
 
-static bool count_blocked(struct daemon *d, const struct pd_hosts_key *k, struct pd_host_state *st,
-			  void *arg)
+static bool count_blocked(struct daemon *d, const struct pd_hosts_key *k,
+			  const struct pd_host_state *st, struct pd_host_state *live, void *arg)
 {
 	uint32_t *blocked = arg;
 

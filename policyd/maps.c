@@ -263,12 +263,11 @@ static int config_init(struct policy_bpf *skel, struct pd_config *cfg)
 	return 0;
 }
 
-/* Map pd_host_buckets into the daemon: its ways are freed by compare-and-swap. */
-static int buckets_map(struct daemon *d, struct policy_bpf *skel)
+/* Map the table of sets @map (@ways ways of a key and @val_size bytes) into @t. */
+static int set_table_map(struct bpf_map *map, size_t ways, size_t val_size, struct set_table *t)
 {
-	struct bpf_map *map = skel->maps.pd_host_buckets;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t len = (size_t)bpf_map__max_entries(map) * sizeof(struct pd_bucket_set);
+	size_t len = (size_t)bpf_map__max_entries(map) * bpf_map__value_size(map);
 	void *p;
 
 	len = (len + page - 1) / page * page;
@@ -276,13 +275,90 @@ static int buckets_map(struct daemon *d, struct policy_bpf *skel)
 	if (p == MAP_FAILED) {
 		int err = -errno;
 
-		pr_err("cannot map %s: %s", PD_MAP_HOST_BUCKETS, strerror(-err));
+		pr_err("cannot map %s: %s", bpf_map__name(map), strerror(-err));
 		return err;
 	}
-	d->buckets = p;
-	d->buckets_len = len;
-	d->bucket_sets = bpf_map__max_entries(map);
+	*t = (struct set_table){ .base = p,
+				 .len = len,
+				 .sets = bpf_map__max_entries(map),
+				 .ways = ways,
+				 .way_size = bpf_map__value_size(map) / ways,
+				 .val_size = val_size };
 	return 0;
+}
+
+static void set_table_unmap(struct set_table *t)
+{
+	if (t->base)
+		munmap(t->base, t->len);
+	*t = (struct set_table){ 0 };
+}
+
+static uint64_t *set_table_key(const struct set_table *t, size_t pos)
+{
+	return (uint64_t *)(t->base + pos * t->way_size);
+}
+
+void *set_table_val(const struct set_table *t, size_t pos)
+{
+	return (uint8_t *)set_table_key(t, pos) + sizeof(struct pd_host_key);
+}
+
+/* The way at @pos as it is now, or false when it is free or being taken. The
+ * first word is read before and after the rest: a way taken for another key
+ * in between is skipped. */
+static bool set_table_read(const struct set_table *t, size_t pos, void *key, void *val)
+{
+	uint64_t *wk = set_table_key(t, pos), w0, k[3];
+	const uint64_t *v = set_table_val(t, pos);
+	uint64_t *out = val;
+
+	w0 = __atomic_load_n(&wk[0], __ATOMIC_ACQUIRE);
+	if (!w0 || w0 == PD_BUCKET_BUSY)
+		return false;
+	k[0] = w0;
+	k[1] = __atomic_load_n(&wk[1], __ATOMIC_RELAXED);
+	k[2] = __atomic_load_n(&wk[2], __ATOMIC_RELAXED);
+	for (size_t i = 0; i < t->val_size / sizeof(uint64_t); i++)
+		out[i] = __atomic_load_n(&v[i], __ATOMIC_RELAXED);
+	if (__atomic_load_n(&wk[0], __ATOMIC_ACQUIRE) != w0)
+		return false;
+	memcpy(key, k, sizeof(k));
+	return true;
+}
+
+bool set_table_next(const struct set_table *t, size_t *pos, void *key, void *val)
+{
+	while (*pos < t->sets * t->ways)
+		if (set_table_read(t, (*pos)++, key, val))
+			return true;
+	return false;
+}
+
+int set_table_find(const struct set_table *t, uint64_t seed, const void *key, void *val,
+		   size_t *pos)
+{
+	size_t set = host_key_set_index(key, seed, (uint32_t)t->sets);
+	struct pd_host_key k;
+
+	for (size_t w = 0; w < t->ways; w++) {
+		if (set_table_read(t, set * t->ways + w, &k, val) && !memcmp(&k, key, sizeof(k))) {
+			if (pos)
+				*pos = set * t->ways + w;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+bool set_table_free(struct set_table *t, size_t pos, const void *key)
+{
+	uint64_t k0;
+
+	memcpy(&k0, key, sizeof(k0));
+	/* From this key only: the way may have gone to another since. */
+	return __atomic_compare_exchange_n(set_table_key(t, pos), &k0, 0, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_RELAXED);
 }
 
 int maps_open(struct daemon *d)
@@ -328,8 +404,8 @@ int maps_open(struct daemon *d)
 	err = host_table_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts,
 			      PD_BUCKET_WAYS, !seeded, "its per-host state starts over");
 	if (err >= 0)
-		err = host_table_size(skel->maps.pd_hosts, d->opts.bpffs_dir, d->opts.hosts, 1,
-				      false, "its per-host state starts over");
+		err = host_table_size(skel->maps.pd_hosts, d->opts.bpffs_dir, d->opts.hosts,
+				      PD_HOSTS_WAYS, !seeded, "its per-host state starts over");
 	if (err >= 0)
 		err = remade4 =
 			host_table_size(skel->maps.pd_dcache4, d->opts.bpffs_dir, d->opts.hosts,
@@ -342,6 +418,7 @@ int maps_open(struct daemon *d)
 		goto out;
 	skel->rodata->pd_host_sets_mask = bpf_map__max_entries(skel->maps.pd_dcache4) - 1;
 	skel->rodata->pd_bucket_sets_mask = bpf_map__max_entries(skel->maps.pd_host_buckets) - 1;
+	skel->rodata->pd_hosts_sets_mask = bpf_map__max_entries(skel->maps.pd_hosts) - 1;
 	err = policy_bpf__load(skel);
 	if (err) {
 		pr_err("cannot load the BPF program (pinned maps from an incompatible version under %s must be removed first): %s",
@@ -395,7 +472,11 @@ int maps_open(struct daemon *d)
 	if (!err)
 		err = config_init(skel, &cfg);
 	if (!err)
-		err = buckets_map(d, skel);
+		err = set_table_map(skel->maps.pd_host_buckets, PD_BUCKET_WAYS,
+				    sizeof(struct pd_bucket), &d->buckets);
+	if (!err)
+		err = set_table_map(skel->maps.pd_hosts, PD_HOSTS_WAYS,
+				    sizeof(struct pd_host_state), &d->hosts);
 	if (err)
 		goto out;
 	d->skel = skel;
@@ -412,10 +493,8 @@ void maps_close(struct daemon *d)
 {
 	/* Closing our fds leaves the pinned maps and program, and the routes'
 	 * references, in place: enforcement goes on without the daemon. */
-	if (d->buckets)
-		munmap(d->buckets, d->buckets_len);
-	d->buckets = NULL;
-	d->bucket_sets = 0;
+	set_table_unmap(&d->buckets);
+	set_table_unmap(&d->hosts);
 	policy_bpf__destroy(d->skel);
 	d->skel = NULL;
 	d->prog_fd = -1;
@@ -742,72 +821,48 @@ int maps_read_rule_bucket(struct daemon *d, uint32_t counter, uint64_t *tat)
 	return 0;
 }
 
-/*
- * The way at @pos (set * PD_BUCKET_WAYS + way) as it is now: its key and TAT,
- * or false when it is free or being taken. The first word is read before and
- * after the rest: a way taken for another key in between is skipped.
- */
-static bool bucket_way_read(struct daemon *d, size_t pos, struct pd_host_key *key, uint64_t *tat)
-{
-	struct pd_bucket_way *w = &d->buckets[pos / PD_BUCKET_WAYS].way[pos % PD_BUCKET_WAYS];
-	uint64_t *wk = (uint64_t *)&w->key, w0, k[3];
-
-	w0 = __atomic_load_n(&wk[0], __ATOMIC_ACQUIRE);
-	if (!w0 || w0 == PD_BUCKET_BUSY)
-		return false;
-	k[0] = w0;
-	k[1] = __atomic_load_n(&wk[1], __ATOMIC_RELAXED);
-	k[2] = __atomic_load_n(&wk[2], __ATOMIC_RELAXED);
-	*tat = __atomic_load_n(&w->b.tat, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&wk[0], __ATOMIC_ACQUIRE) != w0)
-		return false;
-	memcpy(key, k, sizeof(*key));
-	return true;
-}
-
 bool maps_host_bucket_next(struct daemon *d, size_t *pos, struct pd_host_key *key, uint64_t *tat)
 {
-	while (*pos < d->bucket_sets * PD_BUCKET_WAYS)
-		if (bucket_way_read(d, (*pos)++, key, tat))
-			return true;
-	return false;
+	return set_table_next(&d->buckets, pos, key, tat);
 }
 
 int maps_host_bucket(struct daemon *d, const struct pd_host_key *key, uint64_t *tat)
 {
-	size_t set = host_key_set_index(key, d->host_seed, (uint32_t)d->bucket_sets);
-	struct pd_host_key k;
+	int err = set_table_find(&d->buckets, d->host_seed, key, tat, NULL);
 
-	for (size_t w = 0; w < PD_BUCKET_WAYS; w++)
-		if (bucket_way_read(d, set * PD_BUCKET_WAYS + w, &k, tat) &&
-		    !memcmp(&k, key, sizeof(k)))
-			return 0;
-	*tat = 0;
-	return -ENOENT;
+	if (err)
+		*tat = 0;
+	return err;
 }
 
 size_t maps_gc_host_buckets(struct daemon *d)
 {
 	struct pd_host_key key;
-	uint64_t now = maps_now(), tat, k0;
+	uint64_t now = maps_now(), tat;
 	size_t pos = 0, n = 0;
 
 	while (maps_host_bucket_next(d, &pos, &key, &tat)) {
-		struct pd_bucket_way *w =
-			&d->buckets[(pos - 1) / PD_BUCKET_WAYS].way[(pos - 1) % PD_BUCKET_WAYS];
+		const uint64_t *live = set_table_val(&d->buckets, pos - 1);
 		bool stale = key.counter >= PD_MAX_RULE_COUNTERS || !d->counter_used[key.counter];
 
 		/* A host that sent since the read has tat > now: freeing its way
 		 * would refill its bucket early (a packet between this test and
 		 * the swap still gets at most one packet's worth back). */
-		if (!stale && (tat > now || __atomic_load_n(&w->b.tat, __ATOMIC_RELAXED) > now))
+		if (!stale && (tat > now || __atomic_load_n(live, __ATOMIC_RELAXED) > now))
 			continue;
-		memcpy(&k0, &key, sizeof(k0));
-		/* From this key only: the way may have gone to another since. */
-		if (__atomic_compare_exchange_n((uint64_t *)&w->key, &k0, 0, false,
-						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-			n++;
+		n += set_table_free(&d->buckets, pos - 1, &key);
 	}
+	return n;
+}
+
+/* Ways of @t holding a key. */
+static size_t set_table_used(const struct set_table *t)
+{
+	uint64_t key[3], val[16];
+	size_t pos = 0, n = 0;
+
+	while (t->val_size <= sizeof(val) && set_table_next(t, &pos, key, val))
+		n++;
 	return n;
 }
 
@@ -863,23 +918,6 @@ int maps_read_misc_stats(struct daemon *d, struct pd_misc_stats *out)
 }
 
 /* Entries in a hash map, by walking it (status only). */
-static size_t map_count(struct bpf_map *map)
-{
-	uint8_t key[64], next[64];
-	size_t ksz = bpf_map__key_size(map), n = 0;
-	int fd = bpf_map__fd(map);
-	void *prev = NULL;
-
-	if (ksz > sizeof(key))
-		return 0;
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		n++;
-		memcpy(key, next, ksz);
-		prev = key;
-	}
-	return n;
-}
-
 static json_t *map_fill(const char *name, size_t used, size_t capacity)
 {
 	return json_pack("{s:s, s:I, s:I}", "name", name, "used", (json_int_t)used, "capacity",
@@ -898,8 +936,8 @@ json_t *maps_status(struct daemon *d)
 	json_array_append_new(maps, map_fill(PD_MAP_POLICIES, d->set.n, PD_MAX_POLICIES));
 	json_array_append_new(maps, map_fill(PD_MAP_RULE_STATS, counters, PD_MAX_RULE_COUNTERS));
 	json_array_append_new(maps, map_fill(PD_MAP_HOST_BUCKETS, host_buckets_used(d),
-					     d->bucket_sets * PD_BUCKET_WAYS));
-	json_array_append_new(
-		maps, map_fill(PD_MAP_HOSTS, map_count(d->skel->maps.pd_hosts), d->opts.hosts));
+					     d->buckets.sets * d->buckets.ways));
+	json_array_append_new(maps, map_fill(PD_MAP_HOSTS, set_table_used(&d->hosts),
+					     d->hosts.sets * d->hosts.ways));
 	return maps;
 }

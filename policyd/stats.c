@@ -156,7 +156,7 @@ static void host_state_json(struct daemon *d, const struct applied_policy *ap,
 	if (!ap->pol->block.kind && !(q->bytes && q->per_host))
 		return;
 	memcpy(k.addr, h->addr, sizeof(k.addr));
-	if (bpf_map__lookup_elem(d->skel->maps.pd_hosts, &k, sizeof(k), &st, sizeof(st), 0))
+	if (set_table_find(&d->hosts, d->host_seed, &k, &st, NULL))
 		memset(&st, 0, sizeof(st)); /* no state yet: as an idle host */
 	mono = clock_ns(CLOCK_MONOTONIC);
 	tai = clock_ns(CLOCK_TAI);

@@ -261,7 +261,11 @@ START_TEST(test_block_event)
 	ck_assert_uint_eq(ev_count(log, PD_EV_BLOCK), 1);
 	e = ev_nth(log, PD_EV_BLOCK, 0);
 	dcache_addr(HOST_A, hkey.addr);
-	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_hosts), &hkey, &st), 0);
+	ck_assert_int_eq(set_map_lookup(bpf_map__fd(skel->maps.pd_hosts),
+					bpf_map__fd(skel->maps.pd_host_seed),
+					bpf_map__max_entries(skel->maps.pd_hosts), PD_HOSTS_WAYS,
+					&hkey, &st, sizeof(st)),
+			 0);
 	ck_assert_uint_eq(e->until_ns, st.blocked_until);
 	ck_assert(e->until_ns >= t0 + 60 * SEC_NS);
 	ck_assert_uint_eq(e->slot, 0);

@@ -708,37 +708,9 @@ START_TEST(test_two_cpus)
 }
 END_TEST
 
-/* The @i-th of the new hosts of test_two_cpus_new_hosts. */
-static void new_host_addr(char *buf, size_t size, int i)
+static void limited_100(struct pkt *p, const char *addr)
 {
-	snprintf(buf, size, "198.18.%d.%d", i / 250, 1 + i % 250);
-}
-
-struct claimer {
-	int prog_fd;
-	int cpu;
-	const struct pkt *pkts;
-	int n;
-	pthread_barrier_t *start;
-	int err;
-};
-
-static void *claimer_run(void *arg)
-{
-	struct claimer *c = arg;
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(c->cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	for (int i = 0; i < c->n && !c->err; i++) {
-		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = c->pkts[i].buf,
-			    .data_size_in = (__u32)c->pkts[i].len, .repeat = 1);
-
-		pthread_barrier_wait(c->start);
-		c->err = bpf_prog_test_run_opts(c->prog_fd, &opts) ? errno : 0;
-	}
-	return NULL;
+	limited4(p, addr, 100);
 }
 
 /*
@@ -752,40 +724,18 @@ START_TEST(test_two_cpus_new_hosts)
 {
 	enum { N = 12000 };
 	struct pd_limit l = limit_of(PD_LIMIT_PACKETS, 1, 1, 5);
-	struct pkt *pkts = calloc(N, sizeof(*pkts));
-	pthread_barrier_t start;
-	struct claimer c[2];
+	struct pkt *pkts;
 	struct pd_policy pol;
-	pthread_t t[2];
 	char addr[32];
 	int i;
 
-	ck_assert_ptr_nonnull(pkts);
-	if (ncpus < 2) {
-		free(pkts);
+	if (ncpus < 2)
 		return;
-	}
 	l.per_host = 1;
 	policy_limited(&pol, &l);
 	install(&pol);
-	for (i = 0; i < N; i++) {
-		new_host_addr(addr, sizeof(addr), i);
-		limited4(&pkts[i], addr, 100);
-	}
-	ck_assert_int_eq(pthread_barrier_init(&start, NULL, 2), 0);
-	for (i = 0; i < 2; i++) {
-		c[i] = (struct claimer){ .prog_fd = bpf_program__fd(skel->progs.policyd_out),
-					 .cpu = i,
-					 .pkts = pkts,
-					 .n = N,
-					 .start = &start };
-		ck_assert_int_eq(pthread_create(&t[i], NULL, claimer_run, &c[i]), 0);
-	}
-	for (i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
-	pthread_barrier_destroy(&start);
-	ck_assert_int_eq(c[0].err, 0);
-	ck_assert_int_eq(c[1].err, 0);
+	pkts = new_host_pkts(N, limited_100);
+	run_on_two_cpus(pkts, N);
 	ck_assert_uint_eq(rule_stats(COUNTER_LIMITED).packets, 2 * N);
 	/* At most one way a host; none only where its set is full of others
 	 * (N hosts over the 16,384 sets: a few sets meet more than 4). */

@@ -984,11 +984,12 @@ START_TEST(test_maps_shape)
 	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_host_buckets),
 			  sizeof(struct pd_bucket_set));
 	ck_assert_uint_eq(skel->rodata->pd_bucket_sets_mask, pd_host_sets(PD_DEFAULT_HOSTS) - 1);
-	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_hosts), BPF_MAP_TYPE_HASH);
-	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_hosts), PD_DEFAULT_HOSTS);
-	ck_assert_uint_eq(bpf_map__map_flags(skel->maps.pd_hosts) & BPF_F_NO_PREALLOC, 0);
-	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_hosts), sizeof(struct pd_hosts_key));
-	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_hosts), sizeof(struct pd_host_state));
+	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_hosts), BPF_MAP_TYPE_ARRAY);
+	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_hosts),
+			  pd_host_sets(PD_DEFAULT_HOSTS));
+	ck_assert_uint_eq(bpf_map__map_flags(skel->maps.pd_hosts), BPF_F_MMAPABLE);
+	ck_assert_uint_eq(bpf_map__value_size(skel->maps.pd_hosts), sizeof(struct pd_hosts_set));
+	ck_assert_uint_eq(skel->rodata->pd_hosts_sets_mask, pd_host_sets(PD_DEFAULT_HOSTS) - 1);
 	ck_assert_uint_eq(bpf_map__type(skel->maps.pd_policy_quota), BPF_MAP_TYPE_ARRAY);
 	ck_assert_uint_eq(bpf_map__max_entries(skel->maps.pd_policy_quota), PD_MAX_POLICIES);
 	ck_assert_uint_eq(bpf_map__key_size(skel->maps.pd_policy_quota), sizeof(__u32));

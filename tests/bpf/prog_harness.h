@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,8 +119,11 @@ static inline void setup_tables(__u32 buckets, __u32 hosts)
 			0);
 		skel->rodata->pd_bucket_sets_mask = pd_host_sets(buckets) - 1;
 	}
-	if (hosts)
-		ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_hosts, hosts), 0);
+	if (hosts) {
+		ck_assert_int_eq(bpf_map__set_max_entries(skel->maps.pd_hosts, pd_host_sets(hosts)),
+				 0);
+		skel->rodata->pd_hosts_sets_mask = pd_host_sets(hosts) - 1;
+	}
 	err = policy_bpf__load(skel);
 	ck_assert_msg(!err, "skeleton load failed: %s", strerror(-err));
 	ncpus = libbpf_num_possible_cpus();
@@ -619,6 +623,82 @@ static inline size_t dcache_ways_used(int family)
 	}
 	free(sets);
 	return n;
+}
+
+/* The @i-th of many new hosts, 198.18.0.1 on (250 a /24). */
+static inline void new_host_addr(char *buf, size_t size, int i)
+{
+	snprintf(buf, size, "198.18.%d.%d", i / 250, 1 + i % 250);
+}
+
+/* @n packets, the @i-th to new_host_addr(@i), each made by @make; free()d by the caller. */
+static inline struct pkt *new_host_pkts(int n, void (*make)(struct pkt *p, const char *addr))
+{
+	struct pkt *pkts = calloc(n, sizeof(*pkts));
+	char addr[32];
+
+	ck_assert_ptr_nonnull(pkts);
+	for (int i = 0; i < n; i++) {
+		new_host_addr(addr, sizeof(addr), i);
+		make(&pkts[i], addr);
+	}
+	return pkts;
+}
+
+struct two_cpus {
+	int prog_fd;
+	int cpu;
+	const struct pkt *pkts;
+	int n;
+	pthread_barrier_t *start;
+	int err;
+};
+
+static inline void *two_cpus_run(void *arg)
+{
+	struct two_cpus *c = arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(c->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	for (int i = 0; i < c->n && !c->err; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = c->pkts[i].buf,
+			    .data_size_in = (__u32)c->pkts[i].len, .repeat = 1);
+
+		pthread_barrier_wait(c->start);
+		c->err = bpf_prog_test_run_opts(c->prog_fd, &opts) ? errno : 0;
+	}
+	return NULL;
+}
+
+/*
+ * Run each of the @n packets @pkts once on CPU 0 and once on CPU 1 at the same
+ * moment (a barrier before each): races between two CPUs on the same state.
+ * Needs two CPUs.
+ */
+static inline void run_on_two_cpus(const struct pkt *pkts, int n)
+{
+	pthread_barrier_t start;
+	struct two_cpus c[2];
+	pthread_t t[2];
+	int i;
+
+	ck_assert_int_ge(ncpus, 2);
+	ck_assert_int_eq(pthread_barrier_init(&start, NULL, 2), 0);
+	for (i = 0; i < 2; i++) {
+		c[i] = (struct two_cpus){ .prog_fd = bpf_program__fd(skel->progs.policyd_out),
+					  .cpu = i,
+					  .pkts = pkts,
+					  .n = n,
+					  .start = &start };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, two_cpus_run, &c[i]), 0);
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	ck_assert_int_eq(c[0].err, 0);
+	ck_assert_int_eq(c[1].err, 0);
 }
 
 /* The misc counters, summed over CPUs. */
