@@ -75,8 +75,9 @@ testing any of those, or src, goes on to a separate function, which these do not
 reach). The "per-host packet limit" rows give that 7th rule a per-host packet
 limit of 1e9 packets/s (every packet conforms, which is checked after the runs),
 so each packet also pays the limit's whole path: the clock, the search
-of the host's set of pd_host_buckets (a seeded hash, an inlined array
-lookup, up to 4 key compares), the GCRA test and the compare-and-swap (inline,
+of the host's set of pd_host_buckets (a multiply on the destination's
+seeded hash, which the packet computes once for the three tables; an inlined
+array lookup; up to 4 key compares), the GCRA test and the compare-and-swap (inline,
 after the rules' loop, which is the one global function a packet calls);
 rules without a limit pay one byte test. Its burst is either 1,000 packets, a bucket
 1 us deep, which reads the ns clock (bpf_ktime_get_ns), or 1e9 packets, 1 s

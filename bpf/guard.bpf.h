@@ -31,7 +31,11 @@
  * state; it travels in the caller's struct pd_decision.
  */
 struct pd_guard_io {
-	struct pd_hosts_key hkey; /* in: the host's key in pd_hosts (slot: the policy's) */
+	/* in: the host's key in pd_hosts (slot: the policy's), written as 64-bit
+	 * words (the address's by the entry, the first by pd_guard_prepare): read
+	 * back as words, with no store of another width to forward from */
+	struct pd_hosts_key hkey;
+	__u64 hash; /* in: the pd_host_hash of the packet's destination */
 	__u64 now; /* in: the packet's time, by the coarse clock (pd_coarse_now) */
 	__u64 until; /* out: the host became blocked by this packet, until then; or 0 */
 	__u64 seed; /* in: pd_host_seed's */
@@ -42,12 +46,10 @@ struct pd_guard_io {
 /* pd_hosts' sets less one (see the ABI), set with its max_entries before load. */
 const volatile __u32 pd_hosts_sets_mask = PD_DEFAULT_HOSTS / PD_HOSTS_WAYS - 1;
 
-/* The set of @hkey (8-byte aligned) in pd_hosts, or NULL. */
-static __always_inline struct pd_hosts_set *pd_hosts_set_of(const struct pd_hosts_key *hkey,
-							    __u64 seed)
+/* The set of @io->hkey in pd_hosts, or NULL. */
+static __always_inline struct pd_hosts_set *pd_hosts_set_of(const struct pd_guard_io *io)
 {
-	const __u64 *k = (const __u64 *)hkey;
-	__u32 idx = pd_host_key_set_of(k[0], k[1], k[2], seed, pd_hosts_sets_mask);
+	__u32 idx = pd_host_key_set(io->hash, *(const __u64 *)&io->hkey, pd_hosts_sets_mask);
 
 	return bpf_map_lookup_elem(&pd_hosts, &idx);
 }
@@ -71,19 +73,18 @@ static __always_inline int pd_hosts_way_of(struct pd_hosts_set *set,
 	return -1;
 }
 
-/* The state of @hkey in pd_hosts, or NULL if it has none. */
-static __always_inline struct pd_host_state *pd_hosts_find(const struct pd_hosts_key *hkey,
-							   __u64 seed)
+/* The state of @io->hkey in pd_hosts, or NULL if it has none. */
+static __always_inline struct pd_host_state *pd_hosts_find(const struct pd_guard_io *io)
 {
-	struct pd_hosts_set *set = pd_hosts_set_of(hkey, seed);
+	struct pd_hosts_set *set = pd_hosts_set_of(io);
 	int i;
 
 	if (!set)
 		return NULL;
-	i = pd_hosts_way_of(set, hkey);
+	i = pd_hosts_way_of(set, &io->hkey);
 	if (i < 0)
 		return NULL;
-	return &set->way[pd_way_hidden(i, seed, PD_HOSTS_WAYS)].st;
+	return &set->way[pd_way_hidden(i, io->seed, PD_HOSTS_WAYS)].st;
 }
 
 /*
@@ -116,14 +117,6 @@ static __always_inline int pd_hosts_idle(const struct pd_host_state *st, __u64 w
 	return 1;
 }
 
-static __always_inline void pd_hosts_key_of(struct pd_hosts_key *hkey,
-					    const struct pd_dest_key *dkey, __u32 slot)
-{
-	hkey->slot = slot;
-	hkey->family = dkey->family;
-	__builtin_memcpy(hkey->addr, dkey->addr, sizeof(hkey->addr));
-}
-
 /*
  * Before the rules, for the policy @pol in @slot: the key of the host's state in
  * @io if the policy has a quota or a block (pd_guard's condition); if it has a
@@ -144,10 +137,10 @@ static __always_inline struct pd_host_state *pd_guard_prepare(const struct pd_po
 {
 	if (!pol->quota.bytes && pol->block.kind == PD_BLOCK_NONE)
 		return NULL;
-	pd_hosts_key_of(&io->hkey, dkey, slot);
+	*(__u64 *)&io->hkey = pd_key_w0(slot, dkey->family);
 	if (pol->block.kind == PD_BLOCK_NONE)
 		return NULL;
-	return pd_hosts_find(&io->hkey, io->seed);
+	return pd_hosts_find(io);
 }
 
 /*
@@ -239,7 +232,7 @@ static __always_inline struct pd_host_state *pd_host_state_get(const struct pd_g
 	struct pd_hosts_set *set;
 	int i;
 
-	set = pd_hosts_set_of(&io->hkey, io->seed);
+	set = pd_hosts_set_of(io);
 	if (!set)
 		return NULL;
 	i = pd_hosts_way_of(set, &io->hkey);
@@ -258,8 +251,7 @@ static __always_inline struct pd_host_state *pd_host_state_get(const struct pd_g
  * a host or a period with no use yet has used nothing.
  */
 static __always_inline int pd_quota_explain(const struct pd_policy *pol,
-					    const struct pd_hosts_key *hkey, __u32 slot, __u64 len,
-					    __u64 seed)
+					    const struct pd_guard_io *io, __u32 slot, __u64 len)
 {
 	const struct pd_host_state *st;
 	const struct pd_policy_quota *pq;
@@ -267,7 +259,7 @@ static __always_inline int pd_quota_explain(const struct pd_policy *pol,
 
 	period = bpf_ktime_get_tai_ns() / pol->quota.period_ns;
 	if (pol->quota.per_host) {
-		st = pd_hosts_find(hkey, seed);
+		st = pd_hosts_find(io);
 		if (st && st->quota_period == period)
 			used = st->quota_used;
 	} else {
@@ -318,7 +310,7 @@ static __always_inline int pd_guard(struct __sk_buff *skb, const struct pd_polic
 	kind = pol->block.kind;
 	if (how & PD_GUARD_F_EXPLAIN) {
 		if (!drop && qbytes && pol->quota.period_ns)
-			return pd_quota_explain(pol, &io->hkey, slot, len, io->seed);
+			return pd_quota_explain(pol, io, slot, len);
 		return PD_GUARD_OK;
 	}
 

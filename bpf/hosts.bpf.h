@@ -159,20 +159,24 @@ static __always_inline struct pd_host_way *pd_host_take(struct pd_host_set *set,
  * epoch. The worst a race costs is one more trie lookup. Tags are 32 bits: an
  * untouched way would come back to life only after exactly 2^32 applies.
  *
- * The two families are two functions, not one taking the map as an argument:
+ * @hash is the pd_host_hash of the destination (the set's low bits), @seed
+ * pd_host_seed's. The two families are two functions, not one taking the map
+ * as an argument:
  * one call site per map lets the verifier inline each array lookup.
  */
 static __always_inline struct pd_host_way *pd_host4(const struct pd_dest_key *key, __u32 epoch,
-						    __u64 seed, __u32 *slot)
+						    __u64 seed, __u64 hash, __u32 *slot)
 {
 	__u32 addr = *(const __u32 *)key->addr, a, idx;
 	struct pd_host_set *set;
 	struct pd_host_way *way;
 	int w, hit = -1, free = -1;
 
-	if (pd_cache_off == PD_CACHE_NEW_HOSTS)
+	if (pd_cache_off == PD_CACHE_NEW_HOSTS) {
 		addr = bpf_get_prandom_u32() | 1;
-	idx = pd_host_set_of4(addr, seed, pd_host_sets_mask);
+		hash = pd_host_hash(addr, 0, seed);
+	}
+	idx = (__u32)hash & pd_host_sets_mask;
 	set = pd_cache_off != PD_CACHE_BYPASS && addr ? bpf_map_lookup_elem(&pd_dcache4, &idx) :
 							NULL;
 	if (!set) {
@@ -202,7 +206,7 @@ static __always_inline struct pd_host_way *pd_host4(const struct pd_dest_key *ke
 
 /* @key is 8-byte aligned (see policyd_out): its address is read as two __u64. */
 static __always_inline struct pd_host_way *pd_host6(const struct pd_dest_key *key, __u32 epoch,
-						    __u64 seed, __u32 *slot)
+						    __u64 seed, __u64 hash, __u32 *slot)
 {
 	const __u64 *addr = (const __u64 *)key->addr;
 	__u64 hi = addr[0], lo = addr[1];
@@ -212,7 +216,7 @@ static __always_inline struct pd_host_way *pd_host6(const struct pd_dest_key *ke
 	int w, hit = -1, free = -1;
 	__u32 idx;
 
-	idx = pd_host_set_of6(hi, lo, seed, pd_host_sets_mask);
+	idx = (__u32)hash & pd_host_sets_mask;
 	set = pd_cache_off != PD_CACHE_BYPASS && (hi | lo) ?
 		      bpf_map_lookup_elem(&pd_dcache6, &idx) :
 		      NULL;

@@ -15,6 +15,7 @@
 #include "bpf/policy_abi.h"
 #include "bpf/maps.bpf.h"
 #include "bpf/parse.bpf.h"
+#include "bpf/guard.bpf.h"
 
 /* pd_limit's answers. */
 #define PD_LIMIT_CONFORM 0
@@ -111,18 +112,17 @@ static __always_inline void pd_bucket_dedup(struct pd_bucket_set *set, int mine,
  * full bucket, which it nearly was. A packet that matched a key just before
  * its way was taken from it charges the new key's bucket, once.
  */
-static __always_inline int pd_host_limit(const struct pd_host_key *hkey, __u64 now, __u64 cost,
-					 __u64 burst, __u64 refilled, __u64 seed, int explain)
+static __always_inline int pd_host_limit(__u64 k0, __u64 k1, __u64 k2, __u64 hash, __u64 now,
+					 __u64 cost, __u64 burst, __u64 refilled, __u64 seed,
+					 int explain)
 {
-	const __u64 *k = (const __u64 *)hkey;
-	__u64 k0 = k[0], k1 = k[1], k2 = k[2], w0, take_w0 = 0;
 	struct pd_bucket_set *set;
 	struct pd_bucket_way *way;
 	int i, hit = -1, take = -1;
-	__u64 *wk;
+	__u64 *wk, w0, take_w0 = 0;
 	__u32 idx;
 
-	idx = pd_host_key_set_of(k0, k1, k2, seed, pd_bucket_sets_mask);
+	idx = pd_host_key_set(hash, k0, pd_bucket_sets_mask);
 	set = bpf_map_lookup_elem(&pd_host_buckets, &idx);
 	if (!set)
 		return PD_LIMIT_CONFORM;
@@ -165,10 +165,23 @@ static __always_inline int pd_host_limit(const struct pd_host_key *hkey, __u64 n
 	return PD_LIMIT_CONFORM;
 }
 
-/* @addr (16 bytes, 8-byte aligned) keeps its first @bits bits, the rest cleared. */
-static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
+/* The mask of an IPv4 address's first @bits bits (< 32) over the first 64-bit
+ * word of the 16 bytes that hold it. */
+static __always_inline __u64 pd_addr4_word_mask(__u32 bits)
 {
-	__u64 *half = (__u64 *)addr;
+	__u32 m = bits ? ~0u << (32 - bits) : 0;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return bpf_htonl(m);
+#else
+	return (__u64)m << 32;
+#endif
+}
+
+/* An IPv6 address, as its two 64-bit words @half in memory order, keeps its
+ * first @bits bits, the rest cleared. */
+static __always_inline void pd_mask6(__u64 *half, __u32 bits)
+{
 	__u64 hi = ~0ull, lo = ~0ull;
 
 	/* No shift by 64: it is undefined, and BPF takes it modulo 64. */
@@ -199,13 +212,12 @@ static __always_inline void pd_mask6(__u8 *addr, __u32 bits)
  * bench/RESULTS.md).
  */
 static __always_inline int pd_limit(struct __sk_buff *skb, const struct pd_rule *rule,
-				    const struct pd_dest_key *dkey, int explain, __u64 now_ns,
-				    __u64 refilled, __u64 seed)
+				    const struct pd_dest_key *dkey, const struct pd_guard_io *io,
+				    int explain, __u64 now_ns)
 {
-	struct pd_host_key hkey __attribute__((aligned(8))) = {};
-	__u64 n, interval, cost, burst, now;
+	__u64 n, interval, cost, burst, now, hash, a[2];
 	struct pd_bucket *b;
-	__u32 mask4;
+	__u32 mask4, counter;
 
 	if (rule->limit.kind == PD_LIMIT_BYTES) {
 		n = skb->len;
@@ -229,22 +241,28 @@ static __always_inline int pd_limit(struct __sk_buff *skb, const struct pd_rule 
 	burst = rule->limit.burst;
 	now = now_ns << PD_TIME_SHIFT;
 
-	hkey.counter = rule->counter;
+	counter = rule->counter;
 	if (!rule->limit.per_host) {
-		b = bpf_map_lookup_elem(&pd_rule_buckets, &hkey.counter);
+		b = bpf_map_lookup_elem(&pd_rule_buckets, &counter);
 		return b ? pd_gcra(b, now, cost, burst, explain) : PD_LIMIT_CONFORM;
 	}
 
-	hkey.family = dkey->family;
-	__builtin_memcpy(hkey.addr, dkey->addr, sizeof(hkey.addr));
+	/* The key, as 64-bit words in registers; a masked address hashes anew. */
+	a[0] = ((const __u64 *)&io->hkey)[1];
+	a[1] = ((const __u64 *)&io->hkey)[2];
+	hash = io->hash;
 	if (dkey->family == AF_INET) {
 		mask4 = rule->limit.mask4;
-		if (mask4 < 32)
-			*(__u32 *)hkey.addr &= bpf_htonl(mask4 ? ~0u << (32 - mask4) : 0);
-	} else {
-		pd_mask6(hkey.addr, rule->limit.mask6);
+		if (mask4 < 32) {
+			a[0] &= pd_addr4_word_mask(mask4);
+			hash = pd_host_hash(a[0], 0, io->seed);
+		}
+	} else if (rule->limit.mask6 < 128) {
+		pd_mask6(a, rule->limit.mask6);
+		hash = pd_host_hash(a[0], a[1], io->seed);
 	}
-	return pd_host_limit(&hkey, now, cost, burst, refilled << PD_TIME_SHIFT, seed, explain);
+	return pd_host_limit(pd_key_w0(counter, dkey->family), a[0], a[1], hash, now, cost, burst,
+			     io->now << PD_TIME_SHIFT, io->seed, explain);
 }
 
 #endif

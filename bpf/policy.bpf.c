@@ -231,7 +231,7 @@ static __always_inline void pd_enforce(struct __sk_buff *skb, const struct pd_po
 		rule = &pol->rules[d->rule];
 		if (rule->limit.kind != PD_LIMIT_NONE) {
 			now = rule->limit.burst >= d->coarse_depth ? d->g.now : bpf_ktime_get_ns();
-			limit = pd_limit(skb, rule, dkey, d->explain, now, d->g.now, d->g.seed);
+			limit = pd_limit(skb, rule, dkey, &d->g, d->explain, now);
 			if (limit == PD_LIMIT_OVER) {
 				d->reason = PD_REASON_LIMIT;
 				d->xflags = PD_EXPLAIN_F_LIMIT_OVER;
@@ -335,6 +335,7 @@ int policyd_out(struct __sk_buff *skb)
 	};
 	struct pd_host_state *hstate;
 	struct pd_host_way *host = NULL;
+	const __u64 *addr;
 	const struct pd_policy *pol;
 	const struct pd_config *cfg;
 	struct pd_policy_stats *pst;
@@ -370,13 +371,19 @@ int policyd_out(struct __sk_buff *skb)
 
 	/* A route may cover more than the policies' destinations (a /16 route, a /24
 	 * destination): traffic no policy names passes untouched and uncounted. */
+	/* The destination hashed once for the three per-host tables, its
+	 * address kept as the words of pd_hosts' key (see pd_guard_io). */
 	d.g.seed = pd_host_seed_get();
+	addr = (const __u64 *)key.addr;
+	((__u64 *)&d.g.hkey)[1] = addr[0];
+	((__u64 *)&d.g.hkey)[2] = addr[1];
+	d.g.hash = pd_host_hash(addr[0], addr[1], d.g.seed);
 	if (explain)
 		slot = pd_dest_lookup(&key);
 	else if (key.family == AF_INET)
-		host = pd_host4(&key, epoch, d.g.seed, &slot);
+		host = pd_host4(&key, epoch, d.g.seed, d.g.hash, &slot);
 	else
-		host = pd_host6(&key, epoch, d.g.seed, &slot);
+		host = pd_host6(&key, epoch, d.g.seed, d.g.hash, &slot);
 	if (slot >= PD_MAX_POLICIES)
 		goto none;
 	idx = gen * PD_MAX_POLICIES + slot;

@@ -108,8 +108,8 @@ struct pd_config {
  * PERCPU_ARRAY of sets (key: the set's index), each of PD_HOST_WAYS ways;
  * max_entries = pd_host_sets(policyd --hosts). Each CPU keeps its own hosts
  * in its own copy, and only its programs write it (the daemon aside: reset
- * and release rewrite whole sets). A host's set is pd_host_set_of4/6 of its
- * address under pd_host_seed; the program finds the way by comparing the
+ * and release rewrite whole sets). A host's set is the low bits of its
+ * address's pd_host_hash under pd_host_seed; the program finds the way by comparing the
  * set's addresses, all in its first 64 bytes: no hash helper, and the
  * verifier inlines the array lookup. A way whose address is zero is free
  * (the unspecified address is never given one);
@@ -171,18 +171,14 @@ static inline __attribute__((always_inline)) __u64 pd_host_mix(__u64 h)
 	return h ^ (h >> 33);
 }
 
-/* The set of an IPv4 address (network order, as a __u32), @mask = sets - 1. */
-static inline __attribute__((always_inline)) __u32 pd_host_set_of4(__u32 addr, __u64 seed,
-								   __u32 mask)
+/*
+ * The hash of an address under @seed: its 16 bytes (IPv4 in the first four,
+ * the rest zero) as two 64-bit words in memory order. Its low bits are the
+ * host's set in pd_dcache4/6; pd_host_key_set derives a key's set from it.
+ */
+static inline __attribute__((always_inline)) __u64 pd_host_hash(__u64 hi, __u64 lo, __u64 seed)
 {
-	return (__u32)pd_host_mix(addr ^ seed) & mask;
-}
-
-/* The set of an IPv6 address, as its two 64-bit halves in memory order. */
-static inline __attribute__((always_inline)) __u32 pd_host_set_of6(__u64 hi, __u64 lo, __u64 seed,
-								   __u32 mask)
-{
-	return (__u32)pd_host_mix((hi ^ seed) + lo * 0x9e3779b97f4a7c15ull) & mask;
+	return pd_host_mix((hi ^ seed) + lo * 0x9e3779b97f4a7c15ull);
 }
 
 /*
@@ -290,7 +286,7 @@ struct pd_host_key {
  * pd_host_buckets: per-host buckets, shared by the CPUs. ARRAY of sets of
  * PD_BUCKET_WAYS ways (key: the set's index), max_entries =
  * pd_host_sets(policyd --hosts), BPF_F_MMAPABLE (the daemon frees ways with
- * atomics). A key's set is pd_host_key_set_of under pd_host_seed. A way is
+ * atomics). A key's set is pd_host_key_set under pd_host_seed. A way is
  * free when the first word of its key is 0 (a key's family never is), taken
  * while that word is PD_BUCKET_BUSY, and its key's otherwise. A bucket that
  * has refilled (tat at or before now) says what no bucket says, so its way
@@ -310,11 +306,25 @@ struct pd_bucket_set {
 	struct pd_bucket_way way[PD_BUCKET_WAYS];
 };
 
-/* The set of a bucket's key, seen as three 64-bit words in memory order. */
-static inline __attribute__((always_inline)) __u32 pd_host_key_set_of(__u64 w0, __u64 w1, __u64 w2,
-								      __u64 seed, __u32 mask)
+/*
+ * The set of a 24-byte key (struct pd_host_key, struct pd_hosts_key) whose
+ * address has the pd_host_hash @hash and whose first 64-bit word is @w0: one
+ * multiply more, so a packet hashes its destination once for all three
+ * tables (a masked bucket's address has a hash of its own).
+ */
+static inline __attribute__((always_inline)) __u32 pd_host_key_set(__u64 hash, __u64 w0, __u32 mask)
 {
-	return (__u32)pd_host_mix((w1 ^ seed) + (w2 ^ w0) * 0x9e3779b97f4a7c15ull) & mask;
+	return (__u32)(hash ^ (w0 * 0xc2b2ae3d27d4eb4full)) & mask;
+}
+
+/* A key's first 64-bit word, of its first field (counter, slot) and family. */
+static inline __attribute__((always_inline)) __u64 pd_key_w0(__u32 id, __u8 family)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (__u64)id | (__u64)family << 32;
+#else
+	return (__u64)id << 32 | (__u64)family << 24;
+#endif
 }
 
 /* pd_rule.flags */
@@ -423,7 +433,7 @@ struct pd_host_state {
  * blocking, shared by the CPUs. ARRAY of sets of PD_HOSTS_WAYS ways (key: the
  * set's index), max_entries = pd_host_sets(policyd --hosts), BPF_F_MMAPABLE
  * (the daemon frees ways and lifts blocks with atomics). A key's set is
- * pd_host_key_set_of under pd_host_seed, and a way is free, being taken or
+ * pd_host_key_set under pd_host_seed, and a way is free, being taken or
  * a key's as in pd_host_buckets (PD_BUCKET_BUSY). A new host takes a free
  * way, or one whose state says nothing an absent one would not (not blocked,
  * no count in a live window, no quota use in the current period, by its

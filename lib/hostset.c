@@ -10,16 +10,12 @@
 
 uint32_t host_set_index(int family, const uint8_t *addr, uint64_t seed, uint32_t sets)
 {
-	uint64_t hi, lo;
-	uint32_t a4;
+	uint8_t a[16] = { 0 };
+	uint64_t w[2];
 
-	if (family == AF_INET) {
-		memcpy(&a4, addr, sizeof(a4));
-		return pd_host_set_of4(a4, seed, sets - 1);
-	}
-	memcpy(&hi, addr, sizeof(hi));
-	memcpy(&lo, addr + 8, sizeof(lo));
-	return pd_host_set_of6(hi, lo, seed, sets - 1);
+	memcpy(a, addr, family == AF_INET ? 4 : 16);
+	memcpy(w, a, sizeof(w));
+	return (uint32_t)pd_host_hash(w[0], w[1], seed) & (sets - 1);
 }
 
 int host_set_way(const struct pd_host_set *set, int family, const uint8_t *addr)
@@ -81,7 +77,7 @@ uint32_t host_key_set_index(const struct pd_host_key *key, uint64_t seed, uint32
 	uint64_t w[3];
 
 	memcpy(w, key, sizeof(w));
-	return pd_host_key_set_of(w[0], w[1], w[2], seed, sets - 1);
+	return pd_host_key_set(pd_host_hash(w[1], w[2], seed), w[0], sets - 1);
 }
 
 int bucket_set_way(const struct pd_bucket_set *set, const struct pd_host_key *key)
