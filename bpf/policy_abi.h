@@ -219,8 +219,9 @@ struct pd_port_range {
  * that starts full, holds at most burst and refills continuously at rate
  * (nftables' limit): one 64-bit "theoretical arrival time" (TAT) per
  * bucket, updated with a compare-and-swap, so two CPUs hitting one bucket
- * never lose an update and no lock is needed (bpf_spin_lock is not allowed
- * in the LRU/HASH values this also serves).
+ * never lose an update and no lock is needed (nor wanted: a bucket in a
+ * shared array's way is reached by every CPU, and a spin lock per packet
+ * would serialize them).
  *
  * Times are in 1/16 ns (ktime << PD_TIME_SHIFT: wraps after 36 years of
  * uptime). pd_limit.interval is the cost of one packet or one byte in
