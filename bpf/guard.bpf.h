@@ -58,19 +58,7 @@ static __always_inline struct pd_hosts_set *pd_hosts_set_of(const struct pd_guar
 static __always_inline int pd_hosts_way_of(struct pd_hosts_set *set,
 					   const struct pd_hosts_key *hkey)
 {
-	const __u64 *k = (const __u64 *)hkey;
-	const __u64 *wk;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < PD_HOSTS_WAYS; i++) {
-		wk = (const __u64 *)&set->way[i].key;
-		if (*(const volatile __u64 *)&wk[0] == k[0] &&
-		    *(const volatile __u64 *)&wk[1] == k[1] &&
-		    *(const volatile __u64 *)&wk[2] == k[2])
-			return i;
-	}
-	return -1;
+	return pd_set_find(set->way, sizeof(set->way[0]), PD_HOSTS_WAYS, (const __u64 *)hkey);
 }
 
 /* The state of @io->hkey in pd_hosts, or NULL if it has none. */
@@ -162,28 +150,23 @@ static __always_inline int pd_blocked(const struct pd_host_state *st, __u64 now)
  * took the way first (not the host's fault: the packet goes uncounted, as a
  * locked hash bucket let it).
  *
- * A way is taken as in pd_host_buckets (pd_host_limit): a compare-and-swap of
- * its first word to PD_BUCKET_BUSY from what the search read (0, or an idle
- * key's), the rest of the key and zeros, then an exchange that publishes the
- * key. Two CPUs that gave the host a way each both published before looking:
- * one of them sees the other's, and frees the higher way (the packet that
- * made it then goes uncounted). A packet of the former host that still holds
- * an idle state when its way is taken charges the new host once.
+ * A way is taken as in pd_host_buckets: pd_set_take, zeros, pd_set_publish
+ * (whose way may be freed for another CPU's: the packet then goes uncounted).
+ * A packet of the former host that still holds an idle state when its way is
+ * taken charges the new host once.
  *
  * A global function: only a host's first packet calls it, and the verifier
  * checks it once, not at each of pd_guard's two places that may make a state.
  */
 __noinline int pd_hosts_claim(struct pd_hosts_set *set, const struct pd_guard_io *io)
 {
-	__u64 k0, k1, k2, w0, take_w0 = 0, *wk;
-	struct pd_hosts_way *way;
-	int i, j, take = -1;
+	const __u64 *k;
+	__u64 w0, take_w0 = 0;
+	int i, take = -1;
 
 	if (!set || !io)
 		return PD_HOSTS_BUSY;
-	k0 = ((const __u64 *)&io->hkey)[0];
-	k1 = ((const __u64 *)&io->hkey)[1];
-	k2 = ((const __u64 *)&io->hkey)[2];
+	k = (const __u64 *)&io->hkey;
 	for (i = 0; i < PD_HOSTS_WAYS; i++) {
 		w0 = *(volatile __u64 *)&set->way[i].key;
 		if (w0 != PD_BUCKET_BUSY &&
@@ -196,29 +179,11 @@ __noinline int pd_hosts_claim(struct pd_hosts_set *set, const struct pd_guard_io
 	if (take < 0)
 		return PD_HOSTS_FULL;
 	i = take & (PD_HOSTS_WAYS - 1);
-	way = &set->way[i];
-	wk = (__u64 *)&way->key;
-	if (__sync_val_compare_and_swap(&wk[0], take_w0, PD_BUCKET_BUSY) != take_w0)
+	if (!pd_set_take(set->way, sizeof(set->way[0]), i, take_w0, k))
 		return PD_HOSTS_BUSY;
-	*(volatile __u64 *)&wk[1] = k1;
-	*(volatile __u64 *)&wk[2] = k2;
-	__builtin_memset(&way->st, 0, sizeof(way->st));
-	__sync_lock_test_and_set(&wk[0], k0);
-	/* The same host given another way by another CPU at the same time. */
-	for (j = 0; j < PD_HOSTS_WAYS; j++) {
-		if (j == i)
-			continue;
-		wk = (__u64 *)&set->way[j].key;
-		if (*(volatile __u64 *)&wk[0] == k0 && *(volatile __u64 *)&wk[1] == k1 &&
-		    *(volatile __u64 *)&wk[2] == k2) {
-			if (j > i) {
-				__sync_val_compare_and_swap(&wk[0], k0, 0);
-				break;
-			}
-			__sync_val_compare_and_swap((__u64 *)&way->key, k0, 0);
-			return PD_HOSTS_BUSY;
-		}
-	}
+	__builtin_memset(&set->way[i].st, 0, sizeof(set->way[i].st));
+	if (pd_set_publish(set->way, sizeof(set->way[0]), PD_HOSTS_WAYS, i, k))
+		return PD_HOSTS_BUSY;
 	return i;
 }
 

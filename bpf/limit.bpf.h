@@ -62,39 +62,8 @@ static __always_inline int pd_gcra(struct pd_bucket *b, __u64 now, __u64 cost, _
 const volatile __u32 pd_bucket_sets_mask = PD_DEFAULT_HOSTS / PD_BUCKET_WAYS - 1;
 
 /*
- * After a way of @set was given to the key @k: the same key may have been
- * given another way of the set by another CPU at the same time (each took a
- * way the other had not yet published). Both published theirs with a full
- * barrier before looking, so at least one of them sees the other's, and
- * frees the way of the two with the higher index: one bucket is left. A
- * free is a compare-and-swap from the key, never a store: the way may have
- * gone to a third key since.
- */
-static __always_inline void pd_bucket_dedup(struct pd_bucket_set *set, int mine, __u64 k0, __u64 k1,
-					    __u64 k2)
-{
-	__u64 *wk;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < PD_BUCKET_WAYS; i++) {
-		if (i == mine)
-			continue;
-		wk = (__u64 *)&set->way[i].key;
-		if (*(volatile __u64 *)&wk[0] == k0 && *(volatile __u64 *)&wk[1] == k1 &&
-		    *(volatile __u64 *)&wk[2] == k2) {
-			if (i > mine)
-				__sync_val_compare_and_swap(&wk[0], k0, 0);
-			else
-				__sync_val_compare_and_swap(
-					(__u64 *)&set->way[mine & (PD_BUCKET_WAYS - 1)].key, k0, 0);
-			return;
-		}
-	}
-}
-
-/*
- * The bucket of @hkey (8-byte aligned) in pd_host_buckets, charged with @cost
+ * The bucket of the key @k0..@k2, whose address has the pd_host_hash @hash,
+ * in pd_host_buckets, charged with @cost
  * at @now as pd_gcra does, for a limit of @burst. A key with no way takes a
  * free one, or one whose bucket has refilled by @refilled (the coarse clock,
  * in the buckets' units: at or before either clock's now), full as a new
@@ -102,12 +71,9 @@ static __always_inline void pd_bucket_dedup(struct pd_bucket_set *set, int mine,
  * charged or taken: a key with no way gets PD_LIMIT_NEW_HOST if one would be
  * given, else PD_LIMIT_TABLE_FULL.
  *
- * Taking a way: a compare-and-swap of its first word from what the search
- * read (0, or the refilled key's) to PD_BUCKET_BUSY, so one CPU takes it; the
- * rest of the key and the bucket; the key's first word, by an exchange
- * (ordered after the writes before it on every architecture). A CPU that
- * loses the race lets the packet through uncharged (fail open, as a locked
- * hash bucket did). A refilled bucket charged by its own host at the very
+ * A way is taken by pd_set_take, filled, and published by pd_set_publish. A
+ * CPU that loses the race lets the packet through uncharged (fail open, as a
+ * locked hash bucket did). A refilled bucket charged by its own host at the very
  * moment its way is taken loses that charge: the host's next packet finds a
  * full bucket, which it nearly was. A packet that matched a key just before
  * its way was taken from it charges the new key's bucket, once.
@@ -116,31 +82,17 @@ static __always_inline int pd_host_limit(__u64 k0, __u64 k1, __u64 k2, __u64 has
 					 __u64 cost, __u64 burst, __u64 refilled, __u64 seed,
 					 int explain)
 {
+	__u64 k[3] = { k0, k1, k2 }, w0, take_w0 = 0;
 	struct pd_bucket_set *set;
 	struct pd_bucket_way *way;
-	int i, hit = -1, take = -1;
-	__u64 *wk, w0, take_w0 = 0;
+	int i, hit, take = -1;
 	__u32 idx;
 
 	idx = pd_host_key_set(hash, k0, pd_bucket_sets_mask);
 	set = bpf_map_lookup_elem(&pd_host_buckets, &idx);
 	if (!set)
 		return PD_LIMIT_CONFORM;
-#pragma unroll
-	for (i = 0; i < PD_BUCKET_WAYS; i++) {
-		wk = (__u64 *)&set->way[i].key;
-		w0 = *(volatile __u64 *)&wk[0];
-		if (w0 == k0 && *(volatile __u64 *)&wk[1] == k1 &&
-		    *(volatile __u64 *)&wk[2] == k2) {
-			hit = i;
-			break;
-		}
-		if (take < 0 && w0 != PD_BUCKET_BUSY &&
-		    (!w0 || *(volatile __u64 *)&set->way[i].b.tat <= refilled)) {
-			take = i;
-			take_w0 = w0;
-		}
-	}
+	hit = pd_set_find(set->way, sizeof(set->way[0]), PD_BUCKET_WAYS, k);
 	if (hit >= 0) {
 		way = &set->way[pd_way_hidden(hit, seed, PD_BUCKET_WAYS)];
 		return pd_gcra(&way->b, now, cost, burst, explain);
@@ -148,20 +100,26 @@ static __always_inline int pd_host_limit(__u64 k0, __u64 k1, __u64 k2, __u64 has
 	/* No bucket yet: a full one, which the packet leaves at now + cost. */
 	if (cost > burst)
 		return PD_LIMIT_OVER;
+#pragma unroll
+	for (i = 0; i < PD_BUCKET_WAYS; i++) {
+		w0 = *(volatile __u64 *)&set->way[i].key;
+		if (w0 != PD_BUCKET_BUSY &&
+		    (!w0 || *(volatile __u64 *)&set->way[i].b.tat <= refilled)) {
+			take = i;
+			take_w0 = w0;
+			break;
+		}
+	}
 	if (take < 0)
 		return PD_LIMIT_TABLE_FULL;
 	if (explain)
 		return PD_LIMIT_NEW_HOST;
 	i = pd_way_hidden(take, seed, PD_BUCKET_WAYS);
 	way = &set->way[i];
-	wk = (__u64 *)&way->key;
-	if (__sync_val_compare_and_swap(&wk[0], take_w0, PD_BUCKET_BUSY) != take_w0)
+	if (!pd_set_take(set->way, sizeof(set->way[0]), i, take_w0, k))
 		return PD_LIMIT_CONFORM;
-	*(volatile __u64 *)&wk[1] = k1;
-	*(volatile __u64 *)&wk[2] = k2;
 	*(volatile __u64 *)&way->b.tat = now + cost;
-	__sync_lock_test_and_set(&wk[0], k0);
-	pd_bucket_dedup(set, i, k0, k1, k2);
+	pd_set_publish(set->way, sizeof(set->way[0]), PD_BUCKET_WAYS, i, k);
 	return PD_LIMIT_CONFORM;
 }
 

@@ -215,4 +215,80 @@ static __always_inline int pd_way_hidden(int i, __u64 any, int ways)
 	return (int)(v & (__u64)(ways - 1));
 }
 
+/*
+ * The tables of sets shared by the CPUs (pd_host_buckets, pd_hosts; see the
+ * ABI): @n ways of @stride bytes from @ways, each led by a 24-byte key seen as
+ * three 64-bit words @k, the first 0 while the way is free and PD_BUCKET_BUSY
+ * while it is being taken.
+ */
+static __always_inline __u64 *pd_way_key(void *ways, __u32 stride, int i)
+{
+	return (__u64 *)((__u8 *)ways + (__u32)i * stride);
+}
+
+/* The way holding the key @k, or -1. */
+static __always_inline int pd_set_find(void *ways, __u32 stride, int n, const __u64 *k)
+{
+	const volatile __u64 *wk;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < n; i++) {
+		wk = pd_way_key(ways, stride, i);
+		if (wk[0] == k[0] && wk[1] == k[1] && wk[2] == k[2])
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * Take the way @i, whose first word the search read as @w0, for the key @k: a
+ * compare-and-swap of that word to PD_BUCKET_BUSY, so that one CPU takes it,
+ * then the key's other words. 0 if another CPU took it first. The caller then
+ * writes the value and publishes the key (pd_set_publish).
+ */
+static __always_inline int pd_set_take(void *ways, __u32 stride, int i, __u64 w0, const __u64 *k)
+{
+	__u64 *wk = pd_way_key(ways, stride, i);
+
+	if (__sync_val_compare_and_swap(&wk[0], w0, PD_BUCKET_BUSY) != w0)
+		return 0;
+	*(volatile __u64 *)&wk[1] = k[1];
+	*(volatile __u64 *)&wk[2] = k[2];
+	return 1;
+}
+
+/*
+ * Publish the key @k in the way @i taken for it, by an exchange (ordered after
+ * the writes before it on every architecture). Another CPU may have given the
+ * same key another way of the set at the same time (each took a way the other
+ * had not yet published); both published with a full barrier before looking,
+ * so at least one of them sees the other's, and frees the way of the two with
+ * the higher index: one is left. A free is a compare-and-swap from the key,
+ * never a store: the way may have gone to a third key since. Returns 0, or -1
+ * when the way freed is @i.
+ */
+static __always_inline int pd_set_publish(void *ways, __u32 stride, int n, int i, const __u64 *k)
+{
+	const volatile __u64 *wk;
+	int j;
+
+	__sync_lock_test_and_set(pd_way_key(ways, stride, i), k[0]);
+#pragma unroll
+	for (j = 0; j < n; j++) {
+		if (j == i)
+			continue;
+		wk = pd_way_key(ways, stride, j);
+		if (wk[0] != k[0] || wk[1] != k[1] || wk[2] != k[2])
+			continue;
+		if (j > i) {
+			__sync_val_compare_and_swap(pd_way_key(ways, stride, j), k[0], 0);
+			return 0;
+		}
+		__sync_val_compare_and_swap(pd_way_key(ways, stride, i), k[0], 0);
+		return -1;
+	}
+	return 0;
+}
+
 #endif
