@@ -161,8 +161,8 @@ static __always_inline struct pd_host_way *pd_host_take(struct pd_host_set *set,
  *
  * @hash is the pd_host_hash of the destination (the set's low bits), @seed
  * pd_host_seed's. The two families are two functions, not one taking the map
- * as an argument:
- * one call site per map lets the verifier inline each array lookup.
+ * as an argument: one call site per map lets the verifier inline each array
+ * lookup.
  */
 static __always_inline struct pd_host_way *pd_host4(const struct pd_dest_key *key, __u32 epoch,
 						    __u64 seed, __u64 hash, __u32 *slot)

@@ -62,7 +62,8 @@ static __always_inline int pd_gcra(struct pd_bucket *b, __u64 now, __u64 cost, _
 const volatile __u32 pd_bucket_sets_mask = PD_DEFAULT_HOSTS / PD_BUCKET_WAYS - 1;
 
 /*
- * The bucket of the key @k0..@k2, whose address has the pd_host_hash @hash,
+ * The bucket of the key @k (three 64-bit words), whose address has the
+ * pd_host_hash @hash,
  * in pd_host_buckets, charged with @cost
  * at @now as pd_gcra does, for a limit of @burst. A key with no way takes a
  * free one, or one whose bucket has refilled by @refilled (the coarse clock,
@@ -78,17 +79,16 @@ const volatile __u32 pd_bucket_sets_mask = PD_DEFAULT_HOSTS / PD_BUCKET_WAYS - 1
  * full bucket, which it nearly was. A packet that matched a key just before
  * its way was taken from it charges the new key's bucket, once.
  */
-static __always_inline int pd_host_limit(__u64 k0, __u64 k1, __u64 k2, __u64 hash, __u64 now,
-					 __u64 cost, __u64 burst, __u64 refilled, __u64 seed,
-					 int explain)
+static __always_inline int pd_host_limit(const __u64 *k, __u64 hash, __u64 now, __u64 cost,
+					 __u64 burst, __u64 refilled, __u64 seed, int explain)
 {
-	__u64 k[3] = { k0, k1, k2 }, w0, take_w0 = 0;
+	__u64 w0, take_w0 = 0;
 	struct pd_bucket_set *set;
 	struct pd_bucket_way *way;
 	int i, hit, take = -1;
 	__u32 idx;
 
-	idx = pd_host_key_set(hash, k0, pd_bucket_sets_mask);
+	idx = pd_host_key_set(hash, k[0], pd_bucket_sets_mask);
 	set = bpf_map_lookup_elem(&pd_host_buckets, &idx);
 	if (!set)
 		return PD_LIMIT_CONFORM;
@@ -173,7 +173,7 @@ static __always_inline int pd_limit(struct __sk_buff *skb, const struct pd_rule 
 				    const struct pd_dest_key *dkey, const struct pd_guard_io *io,
 				    int explain, __u64 now_ns)
 {
-	__u64 n, interval, cost, burst, now, hash, a[2];
+	__u64 n, interval, cost, burst, now, hash, k[3];
 	struct pd_bucket *b;
 	__u32 mask4, counter;
 
@@ -205,22 +205,24 @@ static __always_inline int pd_limit(struct __sk_buff *skb, const struct pd_rule 
 		return b ? pd_gcra(b, now, cost, burst, explain) : PD_LIMIT_CONFORM;
 	}
 
-	/* The key, as 64-bit words in registers; a masked address hashes anew. */
-	a[0] = ((const __u64 *)&io->hkey)[1];
-	a[1] = ((const __u64 *)&io->hkey)[2];
+	/* The key, made as 64-bit words (no store of another width to forward
+	 * from); a masked address hashes anew. */
+	k[0] = pd_key_w0(counter, dkey->family);
+	k[1] = ((const __u64 *)&io->hkey)[1];
+	k[2] = ((const __u64 *)&io->hkey)[2];
 	hash = io->hash;
 	if (dkey->family == AF_INET) {
 		mask4 = rule->limit.mask4;
 		if (mask4 < 32) {
-			a[0] &= pd_addr4_word_mask(mask4);
-			hash = pd_host_hash(a[0], 0, io->seed);
+			k[1] &= pd_addr4_word_mask(mask4);
+			hash = pd_host_hash(k[1], 0, io->seed);
 		}
 	} else if (rule->limit.mask6 < 128) {
-		pd_mask6(a, rule->limit.mask6);
-		hash = pd_host_hash(a[0], a[1], io->seed);
+		pd_mask6(&k[1], rule->limit.mask6);
+		hash = pd_host_hash(k[1], k[2], io->seed);
 	}
-	return pd_host_limit(pd_key_w0(counter, dkey->family), a[0], a[1], hash, now, cost, burst,
-			     io->now << PD_TIME_SHIFT, io->seed, explain);
+	return pd_host_limit(k, hash, now, cost, burst, io->now << PD_TIME_SHIFT, io->seed,
+			     explain);
 }
 
 #endif

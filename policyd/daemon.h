@@ -91,22 +91,21 @@ struct ev_source {
 /*
  * A table of sets of ways shared with the program (pd_host_buckets, pd_hosts),
  * mapped: each way a 24-byte key, free when its first word is 0, being taken
- * while it is PD_BUCKET_BUSY, then a value of val_size bytes. Ways are read in
- * place and freed by compare-and-swap, never written whole.
+ * while it is PD_BUCKET_BUSY, then its value. Ways are read in place and freed
+ * by compare-and-swap, never written whole.
  */
 struct set_table {
 	uint8_t *base;
 	size_t len; /* bytes mapped */
-	size_t sets, ways, way_size, val_size;
+	size_t sets, ways, way_size;
+	uint64_t seed; /* pd_host_seed's: what a key's set is chosen by */
 };
 
 /* The key and value of the way after *@pos (start with 0) that holds one,
  * as they were at one moment; false at the end. */
 bool set_table_next(const struct set_table *t, size_t *pos, void *key, void *val);
-/* The way of @key (its set under @seed): its value in @val and its place in
- * *@pos (may be NULL); 0 or -ENOENT. */
-int set_table_find(const struct set_table *t, uint64_t seed, const void *key, void *val,
-		   size_t *pos);
+/* The value of @key, from its set, into @val; 0 or -ENOENT. */
+int set_table_find(const struct set_table *t, const void *key, void *val);
 /* The value of the way at @pos, in place. */
 void *set_table_val(const struct set_table *t, size_t pos);
 /* Free the way at @pos if it still holds @key; true if it did. */
@@ -117,7 +116,6 @@ struct daemon {
 	struct policy_bpf *skel;
 	/* pd_host_buckets and pd_hosts, mapped (see the ABI). */
 	struct set_table buckets, hosts;
-	uint64_t host_seed; /* pd_host_seed's */
 	int prog_fd;
 	uint32_t prog_id;
 	char route_name[64]; /* LWT_BPF_PROG_NAME: changes with the program */
@@ -165,9 +163,6 @@ int maps_zero_counters(struct daemon *d, uint32_t counter);
 size_t maps_gc_host_buckets(struct daemon *d);
 /* The per-host bucket of @key: its TAT, or -ENOENT (a full bucket). */
 int maps_host_bucket(struct daemon *d, const struct pd_host_key *key, uint64_t *tat);
-/* The per-host bucket after the one at *@pos (start with 0): its key and TAT;
- * false at the end. */
-bool maps_host_bucket_next(struct daemon *d, size_t *pos, struct pd_host_key *key, uint64_t *tat);
 /* Now in the program's time unit (1/16 ns of CLOCK_MONOTONIC). */
 uint64_t maps_now(void);
 /* Tokens (packets or bytes) left in a bucket whose TAT is @tat. */

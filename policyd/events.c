@@ -446,8 +446,7 @@ static void blocks_expire(struct daemon *d, uint64_t now)
 		struct pd_host_state st;
 
 		memcpy(k.addr, b->addr, sizeof(k.addr));
-		if (set_table_find(&d->hosts, d->host_seed, &k, &st, NULL) == 0 &&
-		    st.blocked_until > now) {
+		if (set_table_find(&d->hosts, &k, &st) == 0 && st.blocked_until > now) {
 			b->until_ns = st.blocked_until;
 			continue;
 		}

@@ -224,7 +224,7 @@ static bool host_state(struct daemon *d, uint32_t slot, const struct prefix *dst
 	struct pd_hosts_key key = { .slot = slot, .family = dst->family };
 
 	memcpy(key.addr, dst->addr, sizeof(key.addr));
-	return set_table_find(&d->hosts, d->host_seed, &key, st, NULL) == 0;
+	return set_table_find(&d->hosts, &key, st) == 0;
 }
 
 static json_t *quota_json(struct daemon *d, const struct applied_policy *ap,

@@ -263,8 +263,8 @@ static int config_init(struct policy_bpf *skel, struct pd_config *cfg)
 	return 0;
 }
 
-/* Map the table of sets @map (@ways ways of a key and @val_size bytes) into @t. */
-static int set_table_map(struct bpf_map *map, size_t ways, size_t val_size, struct set_table *t)
+/* Map the table of sets @map, of @ways ways, whose sets @seed chooses, into @t. */
+static int set_table_map(struct bpf_map *map, size_t ways, uint64_t seed, struct set_table *t)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t len = (size_t)bpf_map__max_entries(map) * bpf_map__value_size(map);
@@ -283,7 +283,7 @@ static int set_table_map(struct bpf_map *map, size_t ways, size_t val_size, stru
 				 .sets = bpf_map__max_entries(map),
 				 .ways = ways,
 				 .way_size = bpf_map__value_size(map) / ways,
-				 .val_size = val_size };
+				 .seed = seed };
 	return 0;
 }
 
@@ -304,6 +304,14 @@ void *set_table_val(const struct set_table *t, size_t pos)
 	return (uint8_t *)set_table_key(t, pos) + sizeof(struct pd_host_key);
 }
 
+/* The first word of the key at @pos, if it holds one (0 if free or being taken). */
+static uint64_t set_table_w0(const struct set_table *t, size_t pos)
+{
+	uint64_t w0 = __atomic_load_n(set_table_key(t, pos), __ATOMIC_ACQUIRE);
+
+	return w0 == PD_BUCKET_BUSY ? 0 : w0;
+}
+
 /* The way at @pos as it is now, or false when it is free or being taken. The
  * first word is read before and after the rest: a way taken for another key
  * in between is skipped. */
@@ -313,13 +321,13 @@ static bool set_table_read(const struct set_table *t, size_t pos, void *key, voi
 	const uint64_t *v = set_table_val(t, pos);
 	uint64_t *out = val;
 
-	w0 = __atomic_load_n(&wk[0], __ATOMIC_ACQUIRE);
-	if (!w0 || w0 == PD_BUCKET_BUSY)
+	w0 = set_table_w0(t, pos);
+	if (!w0)
 		return false;
 	k[0] = w0;
 	k[1] = __atomic_load_n(&wk[1], __ATOMIC_RELAXED);
 	k[2] = __atomic_load_n(&wk[2], __ATOMIC_RELAXED);
-	for (size_t i = 0; i < t->val_size / sizeof(uint64_t); i++)
+	for (size_t i = 0; i < (t->way_size - sizeof(k)) / sizeof(uint64_t); i++)
 		out[i] = __atomic_load_n(&v[i], __ATOMIC_RELAXED);
 	if (__atomic_load_n(&wk[0], __ATOMIC_ACQUIRE) != w0)
 		return false;
@@ -335,20 +343,25 @@ bool set_table_next(const struct set_table *t, size_t *pos, void *key, void *val
 	return false;
 }
 
-int set_table_find(const struct set_table *t, uint64_t seed, const void *key, void *val,
-		   size_t *pos)
+int set_table_find(const struct set_table *t, const void *key, void *val)
 {
-	size_t set = host_key_set_index(key, seed, (uint32_t)t->sets);
+	size_t set = host_key_set_index(key, t->seed, (uint32_t)t->sets);
 	struct pd_host_key k;
 
-	for (size_t w = 0; w < t->ways; w++) {
-		if (set_table_read(t, set * t->ways + w, &k, val) && !memcmp(&k, key, sizeof(k))) {
-			if (pos)
-				*pos = set * t->ways + w;
+	for (size_t w = 0; w < t->ways; w++)
+		if (set_table_read(t, set * t->ways + w, &k, val) && !memcmp(&k, key, sizeof(k)))
 			return 0;
-		}
-	}
 	return -ENOENT;
+}
+
+/* Ways of @t holding a key. */
+static size_t set_table_used(const struct set_table *t)
+{
+	size_t n = 0;
+
+	for (size_t pos = 0; pos < t->sets * t->ways; pos++)
+		n += !!set_table_w0(t, pos);
+	return n;
 }
 
 bool set_table_free(struct set_table *t, size_t pos, const void *key)
@@ -370,6 +383,7 @@ int maps_open(struct daemon *d)
 	struct bpf_map *map;
 	char path[PATH_MAX];
 	int err, remade4 = 0, remade6 = 0;
+	uint64_t seed = 0;
 	bool seeded;
 	__u32 zero = 0;
 
@@ -398,7 +412,7 @@ int maps_open(struct daemon *d)
 			goto out;
 		}
 	}
-	/* The per-host counters' sets are only found by the seed they were made
+	/* The per-host tables' sets are only found by the seed they were made
 	 * with: the tables go when it is gone, and a new seed comes with new ones. */
 	seeded = host_seed_pinned(d->opts.bpffs_dir);
 	err = host_table_size(skel->maps.pd_host_buckets, d->opts.bpffs_dir, d->opts.hosts,
@@ -468,15 +482,13 @@ int maps_open(struct daemon *d)
 	if (!err && !seeded)
 		err = host_seed_init(skel);
 	if (!err)
-		err = host_seed_read(bpf_map__fd(skel->maps.pd_host_seed), &d->host_seed);
+		err = host_seed_read(bpf_map__fd(skel->maps.pd_host_seed), &seed);
 	if (!err)
 		err = config_init(skel, &cfg);
 	if (!err)
-		err = set_table_map(skel->maps.pd_host_buckets, PD_BUCKET_WAYS,
-				    sizeof(struct pd_bucket), &d->buckets);
+		err = set_table_map(skel->maps.pd_host_buckets, PD_BUCKET_WAYS, seed, &d->buckets);
 	if (!err)
-		err = set_table_map(skel->maps.pd_hosts, PD_HOSTS_WAYS,
-				    sizeof(struct pd_host_state), &d->hosts);
+		err = set_table_map(skel->maps.pd_hosts, PD_HOSTS_WAYS, seed, &d->hosts);
 	if (err)
 		goto out;
 	d->skel = skel;
@@ -821,14 +833,9 @@ int maps_read_rule_bucket(struct daemon *d, uint32_t counter, uint64_t *tat)
 	return 0;
 }
 
-bool maps_host_bucket_next(struct daemon *d, size_t *pos, struct pd_host_key *key, uint64_t *tat)
-{
-	return set_table_next(&d->buckets, pos, key, tat);
-}
-
 int maps_host_bucket(struct daemon *d, const struct pd_host_key *key, uint64_t *tat)
 {
-	int err = set_table_find(&d->buckets, d->host_seed, key, tat, NULL);
+	int err = set_table_find(&d->buckets, key, tat);
 
 	if (err)
 		*tat = 0;
@@ -841,7 +848,7 @@ size_t maps_gc_host_buckets(struct daemon *d)
 	uint64_t now = maps_now(), tat;
 	size_t pos = 0, n = 0;
 
-	while (maps_host_bucket_next(d, &pos, &key, &tat)) {
+	while (set_table_next(&d->buckets, &pos, &key, &tat)) {
 		const uint64_t *live = set_table_val(&d->buckets, pos - 1);
 		bool stale = key.counter >= PD_MAX_RULE_COUNTERS || !d->counter_used[key.counter];
 
@@ -855,17 +862,6 @@ size_t maps_gc_host_buckets(struct daemon *d)
 	return n;
 }
 
-/* Ways of @t holding a key. */
-static size_t set_table_used(const struct set_table *t)
-{
-	uint64_t key[3], val[16];
-	size_t pos = 0, n = 0;
-
-	while (t->val_size <= sizeof(val) && set_table_next(t, &pos, key, val))
-		n++;
-	return n;
-}
-
 /* Ways of pd_host_buckets holding a bucket that has not refilled. */
 static size_t host_buckets_used(struct daemon *d)
 {
@@ -873,7 +869,7 @@ static size_t host_buckets_used(struct daemon *d)
 	uint64_t now = maps_now(), tat;
 	size_t pos = 0, n = 0;
 
-	while (maps_host_bucket_next(d, &pos, &key, &tat))
+	while (set_table_next(&d->buckets, &pos, &key, &tat))
 		n += tat > now;
 	return n;
 }

@@ -103,7 +103,8 @@ static json_t *host_buckets_json(struct daemon *d, const struct prefix *pfx, con
 	struct pd_host_key next;
 	size_t pos = 0;
 
-	while (json_array_size(hosts) < HOSTS_MAX && maps_host_bucket_next(d, &pos, &next, &tat)) {
+	while (json_array_size(hosts) < HOSTS_MAX &&
+	       set_table_next(&d->buckets, &pos, &next, &tat)) {
 		const struct applied_policy *ap = NULL;
 		const struct policy_rule *r;
 		struct prefix host = { .family = next.family };
@@ -156,7 +157,7 @@ static void host_state_json(struct daemon *d, const struct applied_policy *ap,
 	if (!ap->pol->block.kind && !(q->bytes && q->per_host))
 		return;
 	memcpy(k.addr, h->addr, sizeof(k.addr));
-	if (set_table_find(&d->hosts, d->host_seed, &k, &st, NULL))
+	if (set_table_find(&d->hosts, &k, &st))
 		memset(&st, 0, sizeof(st)); /* no state yet: as an idle host */
 	mono = clock_ns(CLOCK_MONOTONIC);
 	tai = clock_ns(CLOCK_TAI);

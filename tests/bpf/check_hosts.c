@@ -250,16 +250,17 @@ END_TEST
 START_TEST(test_other_cpu_holds_host)
 {
 	static const char *const hosts[] = { HOST_A, HOST6_A };
-	struct pd_host_set *sets = calloc(ncpus, sizeof(*sets));
 	__u64 dropped[PD_REASON_MAX] = {};
+	struct pd_host_set *sets;
 	struct pd_policy pol;
 	struct pkt p;
 	__u8 a[16];
 	int i, cpu, w, family;
 
-	ck_assert_ptr_nonnull(sets);
 	if (ncpus < 2)
 		return;
+	sets = calloc(ncpus, sizeof(*sets));
+	ck_assert_ptr_nonnull(sets);
 	policy_base(&pol, PD_PASS);
 	install(&pol);
 	for (i = 0; i < 2; i++) {
@@ -273,10 +274,7 @@ START_TEST(test_other_cpu_holds_host)
 				(struct pd_host_way){ .packets = 1000, .bytes = 1000000 };
 		}
 		dcache_set_put(hosts[i], sets);
-		if (family == AF_INET)
-			pkt_v4(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
-		else
-			pkt_v6(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
+		pkt_to(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
 		ck_assert_int_eq(run(&p), BPF_OK);
 		assert_dcache(hosts[i], 0, 0);
 		assert_host(hosts[i], 1, LEN, 0, dropped);
@@ -326,10 +324,7 @@ START_TEST(test_victim_oldest)
 				(struct pd_host_way){ .packets = 10 + w, .last_seen = seen[w] };
 		}
 		dcache_set_put(hosts[i], sets);
-		if (family == AF_INET)
-			pkt_v4(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
-		else
-			pkt_v6(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
+		pkt_to(&p, hosts[i], IPPROTO_UDP, DPORT_PASS, LEN);
 		ck_assert_int_eq(run(&p), BPF_OK);
 		assert_host(hosts[i], 1, LEN, 0, dropped);
 		dcache_set_get(hosts[i], sets);

@@ -140,10 +140,7 @@ static void send_n(const char *dst, uint8_t proto, uint16_t dport, int n)
 {
 	struct pkt p;
 
-	if (strchr(dst, ':'))
-		pkt_v6(&p, dst, proto, dport, LEN);
-	else
-		pkt_v4(&p, dst, proto, dport, LEN);
+	pkt_to(&p, dst, proto, dport, LEN);
 	for (int i = 0; i < n; i++)
 		run(&p);
 }

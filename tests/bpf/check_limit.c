@@ -154,14 +154,7 @@ static struct pd_host_key bucket_key(__u32 counter, const char *addr)
 /* The set of @key in pd_host_buckets into @set; returns its index. */
 static __u32 bucket_set_get(const struct pd_host_key *key, struct pd_bucket_set *set)
 {
-	uint64_t seed = 0;
-	__u32 idx;
-
-	ck_assert_int_eq(host_seed_read(bpf_map__fd(skel->maps.pd_host_seed), &seed), 0);
-	idx = host_key_set_index(key, seed, bpf_map__max_entries(skel->maps.pd_host_buckets));
-	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.pd_host_buckets), &idx, set),
-			 0);
-	return idx;
+	return key_set_get(skel->maps.pd_host_buckets, key, set);
 }
 
 /* pd_host_buckets has a bucket for @counter and exactly @addr (already masked). */

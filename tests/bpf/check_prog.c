@@ -641,10 +641,7 @@ START_TEST(test_cache_other_addr_ignored)
 
 	for (i = 0; i < sizeof(reused) / sizeof(reused[0]); i++) {
 		dcache_put_as(reused[i].key, reused[i].addr, 5, 7);
-		if (strchr(reused[i].key, ':'))
-			pkt_v6(&p, reused[i].key, IPPROTO_TCP, 80, 60);
-		else
-			pkt_v4(&p, reused[i].key, IPPROTO_TCP, 80, 60);
+		pkt_to(&p, reused[i].key, IPPROTO_TCP, 80, 60);
 		ck_assert_msg(run(&p) == BPF_DROP, "%s: the way holding %s was used", reused[i].key,
 			      reused[i].addr);
 		/* The trie's answer, in a way of the host's own. */
@@ -658,10 +655,7 @@ START_TEST(test_cache_other_addr_ignored)
 	 * against the trie, so the packets above did read them and reject them. */
 	for (i = 0; i < sizeof(reused) / sizeof(reused[0]); i++) {
 		dcache_put(reused[i].key, 5, 7);
-		if (strchr(reused[i].key, ':'))
-			pkt_v6(&p, reused[i].key, IPPROTO_TCP, 80, 60);
-		else
-			pkt_v4(&p, reused[i].key, IPPROTO_TCP, 80, 60);
+		pkt_to(&p, reused[i].key, IPPROTO_TCP, 80, 60);
 		ck_assert_msg(run(&p) == BPF_OK, "%s: its own entry was not used", reused[i].key);
 	}
 	ck_assert_uint_eq(rule_stats(70).passed_packets, 4);

@@ -55,10 +55,7 @@ static void block_set(struct pd_policy *pol, __u8 kind, __u64 threshold)
 
 static void pass_pkt(struct pkt *p, const char *dst)
 {
-	if (strchr(dst, ':'))
-		pkt_v6(p, dst, IPPROTO_UDP, DPORT_PASS, LEN);
-	else
-		pkt_v4(p, dst, IPPROTO_UDP, DPORT_PASS, LEN);
+	pkt_to(p, dst, IPPROTO_UDP, DPORT_PASS, LEN);
 }
 
 static void drop_pkt(struct pkt *p, const char *dst)
@@ -111,22 +108,17 @@ static struct pd_host_state host_must(const char *addr)
 static void host_put(const char *addr, const struct pd_host_state *st)
 {
 	struct pd_hosts_key key = hosts_key(addr);
-	int fd = bpf_map__fd(skel->maps.pd_hosts);
 	struct pd_hosts_set set;
-	uint64_t seed = 0;
-	__u32 idx;
+	__u32 idx = key_set_get(skel->maps.pd_hosts, &key, &set);
 	int w;
 
-	ck_assert_int_eq(host_seed_read(bpf_map__fd(skel->maps.pd_host_seed), &seed), 0);
-	idx = host_key_set_index((const struct pd_host_key *)&key, seed,
-				 bpf_map__max_entries(skel->maps.pd_hosts));
-	ck_assert_int_eq(bpf_map_lookup_elem(fd, &idx, &set), 0);
 	for (w = 0; w < PD_HOSTS_WAYS; w++)
 		if (!memcmp(&set.way[w].key, &key, sizeof(key)))
 			break;
 	ck_assert_int_lt(w, PD_HOSTS_WAYS);
 	set.way[w].st = *st;
-	ck_assert_int_eq(bpf_map_update_elem(fd, &idx, &set, BPF_ANY), 0);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.pd_hosts), &idx, &set, BPF_ANY),
+			 0);
 }
 
 static struct pd_policy_quota policy_quota_get(void)
@@ -660,9 +652,7 @@ START_TEST(test_two_cpus_new_hosts)
 {
 	enum { N = 12000 };
 	struct pkt *pkts;
-	int fd = bpf_map__fd(skel->maps.pd_hosts);
 	struct pd_policy pol;
-	uint64_t seed = 0;
 	char addr[32];
 	int i;
 
@@ -674,18 +664,14 @@ START_TEST(test_two_cpus_new_hosts)
 	pkts = new_host_pkts(N, pass_pkt);
 	run_on_two_cpus(pkts, N);
 	ck_assert_uint_eq(rule_stats(COUNTER_PASS).packets, 2 * N);
-	ck_assert_int_eq(host_seed_read(bpf_map__fd(skel->maps.pd_host_seed), &seed), 0);
 	for (i = 0; i < N; i++) {
 		struct pd_hosts_key key;
 		struct pd_hosts_set set;
 		int w, mine = 0, taken = 0;
-		__u32 idx;
 
 		new_host_addr(addr, sizeof(addr), i);
 		key = hosts_key(addr);
-		idx = host_key_set_index((const struct pd_host_key *)&key, seed,
-					 bpf_map__max_entries(skel->maps.pd_hosts));
-		ck_assert_int_eq(bpf_map_lookup_elem(fd, &idx, &set), 0);
+		key_set_get(skel->maps.pd_hosts, &key, &set);
 		for (w = 0; w < PD_HOSTS_WAYS; w++) {
 			mine += !memcmp(&set.way[w].key, &key, sizeof(key));
 			taken += set.way[w].key.family != 0;

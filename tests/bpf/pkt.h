@@ -203,4 +203,14 @@ static inline void pkt_v6(struct pkt *p, const char *dst, uint8_t proto, uint16_
 	pkt_pad_to(p, ip_len);
 }
 
+/* pkt_v4 or pkt_v6, by the text of @dst. */
+static inline void pkt_to(struct pkt *p, const char *dst, uint8_t proto, uint16_t dport,
+			  size_t ip_len)
+{
+	if (strchr(dst, ':'))
+		pkt_v6(p, dst, proto, dport, ip_len);
+	else
+		pkt_v4(p, dst, proto, dport, ip_len);
+}
+
 #endif

@@ -516,6 +516,19 @@ static inline __u32 dcache_set_index(const char *addr)
 	return host_set_index(family, a, seed, bpf_map__max_entries(dcache_map(family)));
 }
 
+/* The set of the 24-byte key @key in the table of sets @map (pd_host_buckets,
+ * pd_hosts) into @set; returns its index. */
+static inline __u32 key_set_get(struct bpf_map *map, const void *key, void *set)
+{
+	uint64_t seed = 0;
+	__u32 idx;
+
+	ck_assert_int_eq(host_seed_read(bpf_map__fd(skel->maps.pd_host_seed), &seed), 0);
+	idx = host_key_set_index(key, seed, bpf_map__max_entries(map));
+	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(map), &idx, set), 0);
+	return idx;
+}
+
 /* Every CPU's copy of @addr's set into @sets (ncpus of them). */
 static inline void dcache_set_get(const char *addr, struct pd_host_set *sets)
 {
