@@ -549,20 +549,6 @@ static inline void dcache_set_put(const char *addr, const struct pd_host_set *se
 }
 
 /*
- * Every CPU's way for @addr into @ways (ncpus of them; zeros where a CPU holds
- * none); how many CPUs hold the host (0: none), or -errno.
- */
-static inline int dcache_lookup_all(const char *addr, struct pd_host_way *ways)
-{
-	__u8 a[16];
-	int family = dcache_addr(addr, a);
-	struct bpf_map *map = dcache_map(family);
-
-	return host_ways_read(bpf_map__fd(map), bpf_map__fd(skel->maps.pd_host_seed),
-			      bpf_map__max_entries(map), family, a, ncpus, ways);
-}
-
-/*
  * Give @addr a way in the set of @set_of on every CPU (its own, or a free one),
  * as a packet in @epoch would have: the tag written, the counters zero. Another
  * address than @set_of's own is a set's way some other host holds.
